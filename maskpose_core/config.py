@@ -1,0 +1,219 @@
+"""The one config tree: frozen keyword-only dataclasses, dotted overrides, a stable hash.
+
+``ExperimentConfig(data, model, loss, optim, train, seed)``; every field is validated in
+``__post_init__`` with a ``ValueError`` naming it. ``flatten``/``unflatten`` map the tree
+to dotted keys (``loss.lambda_p``) for MLflow params, Tune search spaces, Ray's
+``train_loop_config`` and the command line. Profiles (smoke / quick / paper) set sizes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+
+from maskpose_core.data.configs import DataConfig
+from maskpose_core.model.config import ModelConfig
+from maskpose_core.loss.config import LossConfig
+
+PROFILES = ("smoke", "quick", "paper")
+
+
+def _positive(obj, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        if not v > 0:
+            raise ValueError(f"{type(obj).__name__}.{n} must be > 0, got {v!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    lr: float = 3e-4                 # FINDINGS.md: 1e-3 unstable, 3e-4 stable
+    weight_decay: float = 1e-4
+    batch_size: int = 32             # moments (each with C views)
+    grad_clip: float = 5.0           # max gradient norm; 0 = off
+    lr_final_factor: float = 0.1     # cosine decay to lr * factor
+
+    def __post_init__(self):
+        _positive(self, "lr", "batch_size")
+        if self.weight_decay < 0 or self.grad_clip < 0 or not 0 < self.lr_final_factor <= 1:
+            raise ValueError(f"OptimConfig: weight_decay/grad_clip must be >= 0 and "
+                             f"lr_final_factor in (0, 1], got {self}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    epochs: int = 10
+    steps_per_epoch: int = 0         # 0 = a full pass over the training set
+    val_samples: int = 0             # 0 = the whole validation split
+    figure_samples: int = 4          # val samples drawn in the per-run figure
+    spp_labelled: int = 0            # SPP: labelled training moments for θ (0 = SPP off)
+    spp_epochs: int = 200
+    device: str = "cpu"              # cpu | cuda
+    num_threads: int = 0             # torch intra-op threads; 0 = leave torch's default
+    fault_kill_epoch: int = -1       # fault injection (tests): kill one worker once in this epoch
+
+    def __post_init__(self):
+        _positive(self, "epochs", "spp_epochs")
+        for n in ("steps_per_epoch", "val_samples", "figure_samples", "spp_labelled", "num_threads"):
+            if getattr(self, n) < 0:
+                raise ValueError(f"TrainConfig.{n} must be >= 0, got {getattr(self, n)!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"TrainConfig.device must be 'cpu' or 'cuda', got {self.device!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    profile: str = "quick"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.profile not in PROFILES:
+            raise ValueError(f"ExperimentConfig.profile must be one of {PROFILES}, got {self.profile!r}")
+        if self.seed < 0:
+            raise ValueError(f"ExperimentConfig.seed must be >= 0, got {self.seed}")
+        if self.train.spp_labelled > 0 and self.model.num_landmarks < 2 * 17:
+            raise ValueError(f"model.num_landmarks must be >= 2J = 34 when SPP is on "
+                             f"(train.spp_labelled={self.train.spp_labelled}), got {self.model.num_landmarks}")
+
+    @property
+    def hash(self) -> str:
+        """Stable 12-hex-digit hash of every field (the study runner's identity of a run)."""
+        return config_hash(self)
+
+
+# ---------------------------------------------------------------- flatten / unflatten
+
+def flatten(cfg) -> dict[str, typing.Any]:
+    """Dataclass tree -> {dotted key: scalar}."""
+    out: dict[str, typing.Any] = {}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            for k, sub in flatten(v).items():
+                out[f"{f.name}.{k}"] = sub
+        else:
+            out[f.name] = v
+    return out
+
+
+def _field_types(cls) -> dict[str, typing.Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value, typ, key: str):
+    """Coerce a string (command line, MLflow) or scalar to the field's type."""
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise ValueError(f"{key}: expected a boolean, got {value!r}")
+    try:
+        if typ is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            if isinstance(value, str) and "." in value:
+                raise ValueError
+            return int(value)
+        if typ is float:
+            return float(value)
+        if typ is str:
+            return str(value)
+    except ValueError:
+        raise ValueError(f"{key}: expected {typ.__name__}, got {value!r}") from None
+    raise TypeError(f"{key}: unsupported field type {typ}")
+
+
+def unflatten(flat: dict[str, typing.Any], cls=None, *, base=None, _prefix: str = ""):
+    """{dotted key: value} -> dataclass tree, starting from ``base`` (defaults if None).
+
+    Unknown keys raise ``ValueError`` naming the key and the valid ones.
+    """
+    cls = cls or ExperimentConfig
+    base = base if base is not None else _default_for(cls)
+    types = _field_types(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    groups: dict[str, dict] = {}
+    kwargs: dict[str, typing.Any] = {}
+    for key, value in flat.items():
+        head, _, rest = key.partition(".")
+        if head not in names:
+            raise ValueError(f"unknown config key {_prefix + key!r}; valid keys under "
+                             f"{_prefix or 'the root'}: {sorted(names)}")
+        if rest:
+            if not dataclasses.is_dataclass(types[head]):
+                raise ValueError(f"unknown config key {_prefix + key!r}: {_prefix + head!r} is not a group")
+            groups.setdefault(head, {})[rest] = value
+        else:
+            if dataclasses.is_dataclass(types[head]):
+                raise ValueError(f"config key {_prefix + key!r} is a group; set one of its fields")
+            kwargs[head] = _coerce(value, types[head], _prefix + key)
+    for head, sub in groups.items():
+        kwargs[head] = unflatten(sub, types[head], base=getattr(base, head), _prefix=f"{_prefix}{head}.")
+    return dataclasses.replace(base, **kwargs)
+
+
+def _default_for(cls):
+    if cls is ExperimentConfig:
+        return profile_config("quick")
+    return cls()
+
+
+def parse_overrides(items: typing.Iterable[str]) -> dict[str, str]:
+    """``["loss.lambda_p=0", ...]`` -> ``{"loss.lambda_p": "0"}`` (values coerced later)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: dict[str, typing.Any]) -> ExperimentConfig:
+    """Dotted overrides applied to ``cfg`` (validated; unknown keys raise)."""
+    return unflatten(overrides, ExperimentConfig, base=cfg)
+
+
+def to_dict(cfg: ExperimentConfig) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(d: dict) -> ExperimentConfig:
+    """Inverse of :func:`to_dict` (nested dict, e.g. from ``config.json``)."""
+    flat = {}
+
+    def walk(prefix, node):
+        for k, v in node.items():
+            if isinstance(v, dict):
+                walk(f"{prefix}{k}.", v)
+            else:
+                flat[f"{prefix}{k}"] = v
+    walk("", d)
+    return unflatten(flat, ExperimentConfig, base=ExperimentConfig(profile=d.get("profile", "quick")))
+
+
+def config_hash(cfg) -> str:
+    payload = json.dumps(flatten(cfg), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- profiles
+
+def profile_config(profile: str, **overrides) -> ExperimentConfig:
+    """The preset sizes of a profile, then ``overrides`` (dotted keys)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    from maskpose_core.profiles import PROFILE_OVERRIDES
+    cfg = unflatten(PROFILE_OVERRIDES[profile], ExperimentConfig,
+                    base=ExperimentConfig(profile=profile))
+    return apply_overrides(cfg, overrides) if overrides else cfg

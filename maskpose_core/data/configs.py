@@ -1,0 +1,32 @@
+"""Data configuration: which data set, where, at which size, with which mask noise."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DATASETS = ("cmu-mv4", "cmu-3dhp-rig", "h36m", "3dhp", "wild")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    dataset: str = "cmu-mv4"     # one of DATASETS
+    root: str = ""               # built/real data root; "" = <project>/data (or $MASKPOSE_DATA)
+    image_size: int = 64         # crop side S in pixels
+    train_frames: int = 8000     # moments (each seen by every camera) in the train split; 0 = all
+    val_frames: int = 1000       # moments in the val split; 0 = all
+    mask_noise: float = 0.0      # segmentation-noise strength in [0, 1]; 0 = exact masks
+    gen_seed: int = 0            # renderer seed (body shapes, cameras, colours, backgrounds)
+    poses: str = ""              # alternative poses file in the mocap format; "" = embedded CMU
+    split_all: bool = False      # with ``poses``: every frame in one evaluation split
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ValueError(f"DataConfig.dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.image_size < 16 or self.image_size % 8:
+            raise ValueError(f"DataConfig.image_size must be a multiple of 8 and >= 16, got {self.image_size}")
+        for n in ("train_frames", "val_frames", "gen_seed"):
+            if getattr(self, n) < 0:
+                raise ValueError(f"DataConfig.{n} must be >= 0, got {getattr(self, n)}")
+        if not 0.0 <= self.mask_noise <= 1.0:
+            raise ValueError(f"DataConfig.mask_noise must be in [0, 1], got {self.mask_noise}")
+        if self.split_all and not self.poses:
+            raise ValueError("DataConfig.split_all needs DataConfig.poses (a poses file to evaluate on)")

@@ -1,0 +1,52 @@
+"""Loss configuration: skeleton and physique terms, G, Δ, structure prior, coarse-to-fine."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODES = ("unsupervised", "supervised_reference")
+COMBINES = ("sum", "max")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossConfig:
+    mode: str = "unsupervised"       # supervised_reference = 3D labels: a REFERENCE row, never the method
+    lambda_s: float = 1.0            # skeleton-mask term weight λs
+    lambda_p: float = 1.0            # physique-mask term weight λp
+    sigma2: float = 2e-2             # final bone width σ² in normalised crop units²
+    sigma2_start: float = 2e-2       # σ² at the start of coarse-to-fine (>= sigma2)
+    anneal_fraction: float = 0.5     # share of training over which σ² narrows to sigma2
+    physique_warmup: float = 0.2     # share of training before the physique term switches on
+    combine: str = "max"             # sum (poster) | max (authors' code)
+    arm_sigma_factor: float = 0.5    # σ² multiplier for arm bones (authors' code: 1/2)
+    delta: bool = True               # Δ torso links in the skeleton mask
+    geodesic: bool = True            # G weighting (off = 1 everywhere)
+    skeleton_clip: float = 0.0       # count the skeleton term only where M_skel > this (0 = off)
+    symmetry_weight: float = 0.1     # left/right bone-length symmetry
+    limb_ratio_weight: float = 0.1   # limb-ratio prior (anthropometric ratios)
+    consistency_weight: float = 0.0  # multi-view agreement of world-space predictions (label-free)
+    render_size: int = 32            # side of the masks compared in the loss (px)
+    cross_view: bool = True          # render every view's prediction in every view (C×C)
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"LossConfig.mode must be one of {MODES}, got {self.mode!r}")
+        if self.combine not in COMBINES:
+            raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
+        for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
+                  "skeleton_clip"):
+            if getattr(self, n) < 0:
+                raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
+        for n in ("sigma2", "sigma2_start", "arm_sigma_factor"):
+            if not getattr(self, n) > 0:
+                raise ValueError(f"LossConfig.{n} must be > 0, got {getattr(self, n)}")
+        if self.sigma2_start < self.sigma2:
+            raise ValueError(f"LossConfig.sigma2_start ({self.sigma2_start}) must be >= sigma2 ({self.sigma2})")
+        for n in ("anneal_fraction", "physique_warmup"):
+            if not 0.0 <= getattr(self, n) <= 1.0:
+                raise ValueError(f"LossConfig.{n} must be in [0, 1], got {getattr(self, n)}")
+        if self.render_size < 8:
+            raise ValueError(f"LossConfig.render_size must be >= 8, got {self.render_size}")
+
+    @property
+    def coarse_to_fine(self) -> bool:
+        return self.sigma2_start > self.sigma2 or self.physique_warmup > 0

@@ -1,0 +1,69 @@
+"""The Human3.6M 17-joint skeleton: joint order, bones, Δ torso links, left/right pairs.
+
+Everything that knows the joint order lives here, so a data set, the renderer, the
+skeleton mask, the structure prior and the metrics cannot disagree about it.
+"""
+from __future__ import annotations
+
+JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine",
+    "thorax", "nose", "head_top", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder",
+    "r_elbow", "r_wrist",
+)
+NUM_JOINTS = len(JOINT_NAMES)  # J = 17, Human3.6M order
+ROOT = 0  # pelvis
+PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+
+# The 16 bones of the kinematic tree, as (parent, child).
+TREE_BONES: tuple[tuple[int, int], ...] = tuple((p, c) for c, p in enumerate(PARENTS) if p >= 0)
+
+# Δ: torso links (DESIGN.md §1): spine->hips, spine->shoulders, pelvis->knees,
+# hip->same-side shoulder. They give the torso an area in the skeleton mask.
+DELTA_LINKS: tuple[tuple[int, int], ...] = (
+    (7, 1), (7, 4),      # spine -> r_hip, l_hip
+    (7, 11), (7, 14),    # spine -> l_shoulder, r_shoulder
+    (0, 2), (0, 5),      # pelvis -> r_knee, l_knee
+    (1, 14), (4, 11),    # r_hip -> r_shoulder, l_hip -> l_shoulder
+)
+
+# Arms are drawn thinner (authors' code: sigma^2 / 2 for arm bones).
+ARM_JOINTS = frozenset({12, 13, 15, 16})  # elbows and wrists
+
+# Left/right mirror: index i of a flipped pose takes joint FLIP_PERMUTATION[i].
+_LR_PAIRS = ((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16))
+FLIP_PERMUTATION: tuple[int, ...] = tuple(
+    next((b for a, b in _LR_PAIRS if a == j), next((a for a, b in _LR_PAIRS if b == j), j))
+    for j in range(NUM_JOINTS)
+)
+LEFT_RIGHT_PAIRS: tuple[tuple[int, int], ...] = _LR_PAIRS
+
+# Bones with a left and a right instance, (left bone, right bone), for the symmetry prior.
+SYMMETRIC_BONES: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
+    ((4, 5), (1, 2)),      # thigh
+    ((5, 6), (2, 3)),      # shin
+    ((0, 4), (0, 1)),      # pelvis -> hip
+    ((8, 11), (8, 14)),    # clavicle
+    ((11, 12), (14, 15)),  # upper arm
+    ((12, 13), (15, 16)),  # forearm
+)
+
+# Limb ratio prior: (bone a, bone b, a/b). Human proportions from anthropometric
+# tables (Winter, "Biomechanics and Motor Control of Human Movement", 4th ed., Table 4.1,
+# segment lengths as fractions of height H: thigh 0.245 H, shank 0.246 H, upper arm
+# 0.186 H, forearm 0.146 H) -- not from any data set in this project.
+LIMB_RATIOS: tuple[tuple[tuple[int, int], tuple[int, int], float], ...] = (
+    ((1, 2), (2, 3), 0.245 / 0.246),    # right thigh / right shank
+    ((4, 5), (5, 6), 0.245 / 0.246),    # left thigh / left shank
+    ((14, 15), (15, 16), 0.186 / 0.146),  # right upper arm / forearm
+    ((11, 12), (12, 13), 0.186 / 0.146),  # left upper arm / forearm
+)
+
+
+def bones(*, delta: bool) -> tuple[tuple[int, int], ...]:
+    """Bones drawn in the skeleton mask: the tree, plus the Δ links if ``delta``."""
+    return TREE_BONES + (DELTA_LINKS if delta else ())
+
+
+def is_arm_bone(bone: tuple[int, int]) -> bool:
+    """True for bones ending at an elbow or wrist (drawn thinner)."""
+    return bone[1] in ARM_JOINTS
