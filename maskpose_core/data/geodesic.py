@@ -1,0 +1,72 @@
+"""Geodesic weight G of a mask (DESIGN.md §1), computed once per mask at build time.
+
+Inside the mask: g = exp(a·ĝ) + b, ĝ the geodesic distance from the mask centroid
+(fast marching, scikit-fmm) over its maximum, so G grows toward hands, feet and head.
+Outside: c·ĥ + e, ĥ the Euclidean distance to the mask over its maximum.
+Authors' code defaults: (a, b, c, e) = (2, 1, 2, 1). If the centroid falls outside the
+mask, G = 1 everywhere. Never called in the training loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import skfmm
+from scipy import ndimage
+
+SEED_RADIUS_PX = 1.5  # zero level set: a small disk at the centroid (STACK.md, scikit-fmm)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeodesicParams:
+    a: float = 2.0   # inside: exp(a * ĝ)
+    b: float = 1.0   # inside offset
+    c: float = 2.0   # outside slope on ĥ
+    e: float = 1.0   # outside offset
+
+    def __post_init__(self):
+        for n in ("a", "b", "c", "e"):
+            v = getattr(self, n)
+            if not np.isfinite(v) or v < 0:
+                raise ValueError(f"GeodesicParams.{n} must be finite and >= 0, got {v}")
+
+
+def geodesic_weight(mask: np.ndarray, params: GeodesicParams = GeodesicParams()) -> np.ndarray:
+    """G for one mask: (H, W) bool/0-1 -> (H, W) float32 >= 1 (where b, e >= 1)."""
+    if mask.ndim != 2:
+        raise ValueError(f"geodesic_weight: mask must be (H, W), got shape {mask.shape}")
+    inside = np.asarray(mask) > 0
+    if not inside.any():
+        raise ValueError("geodesic_weight: mask has no foreground")
+    ys, xs = np.nonzero(inside)
+    cy, cx = ys.mean(), xs.mean()
+    iy, ix = int(round(cy)), int(round(cx))
+    if not inside[iy, ix]:
+        return np.ones(mask.shape, dtype=np.float32)
+
+    yy, xx = np.mgrid[0:mask.shape[0], 0:mask.shape[1]]
+    phi = np.hypot(yy - cy, xx - cx) - SEED_RADIUS_PX
+    if not (phi[inside] < 0).any():        # seed disk must touch the inside
+        phi[iy, ix] = -0.5
+    dist = skfmm.distance(np.ma.MaskedArray(phi, mask=~inside))
+    geo = np.where(np.ma.getmaskarray(dist), np.nan, np.ma.getdata(dist))
+    geo = np.clip(geo, 0.0, None)
+    reachable = inside & np.isfinite(geo)
+    gmax = float(geo[reachable].max()) if reachable.any() else 0.0
+    g_hat = np.ones(mask.shape) if gmax <= 0 else np.where(reachable, geo / gmax, 1.0)
+
+    h = ndimage.distance_transform_edt(~inside)
+    hmax = float(h.max())
+    h_hat = h / hmax if hmax > 0 else h
+
+    g = np.where(inside, np.exp(params.a * g_hat) + params.b, params.c * h_hat + params.e)
+    return g.astype(np.float32)
+
+
+def geodesic_weights(masks: np.ndarray, params: GeodesicParams = GeodesicParams()) -> np.ndarray:
+    """Batch form: (..., H, W) -> (..., H, W) float16, as stored in a packed data set."""
+    flat = masks.reshape(-1, *masks.shape[-2:])
+    out = np.empty(flat.shape, dtype=np.float16)
+    for i, m in enumerate(flat):
+        out[i] = geodesic_weight(m, params)
+    return out.reshape(masks.shape)
