@@ -90,7 +90,7 @@ def look_at(camera_pos_mm: Tensor, target_mm: Tensor, up=(0.0, 1.0, 0.0)) -> tup
     up_t = torch.as_tensor(up, dtype=camera_pos_mm.dtype)
     z = target_mm - camera_pos_mm
     z = z / z.norm()
-    x = torch.linalg.cross(z, -up_t)
+    x = torch.linalg.cross(z, up_t)          # image right = forward × up
     if float(x.norm()) < 1e-8:
         raise ValueError("look_at: viewing direction is parallel to the up vector")
     x = x / x.norm()

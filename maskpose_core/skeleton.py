@@ -67,3 +67,33 @@ def bones(*, delta: bool) -> tuple[tuple[int, int], ...]:
 def is_arm_bone(bone: tuple[int, int]) -> bool:
     """True for bones ending at an elbow or wrist (drawn thinner)."""
     return bone[1] in ARM_JOINTS
+
+
+def landmark_segments(num_landmarks: int, *, delta: bool) -> tuple[tuple[int, int], ...]:
+    """Segments drawn for L landmarks (SPP, DESIGN.md §1).
+
+    L = J: the bones above. L = J + 16·m: every tree bone (a, b) becomes a chain
+    a -> e_1 -> ... -> e_m -> b of free landmarks e (indices J + bone·m + k), so the
+    landmark skeleton can bend to fill the silhouette; θ later maps all L to the J joints.
+    """
+    extra = num_landmarks - NUM_JOINTS
+    if extra < 0 or extra % len(TREE_BONES):
+        raise ValueError(f"num_landmarks must be {NUM_JOINTS} + {len(TREE_BONES)}·m (m >= 0), got {num_landmarks}")
+    m = extra // len(TREE_BONES)
+    if m == 0:
+        return bones(delta=delta)
+    segs: list[tuple[int, int]] = []
+    for i, (a, b) in enumerate(TREE_BONES):
+        chain = [a, *(NUM_JOINTS + i * m + k for k in range(m)), b]
+        segs.extend(zip(chain[:-1], chain[1:]))
+    return tuple(segs) + (DELTA_LINKS if delta else ())
+
+
+def landmark_is_arm(num_landmarks: int, *, delta: bool) -> tuple[bool, ...]:
+    """Per segment of :func:`landmark_segments`: is it part of an arm bone (drawn thinner)?"""
+    extra = num_landmarks - NUM_JOINTS
+    m = extra // len(TREE_BONES)
+    if m == 0:
+        return tuple(is_arm_bone(b) for b in bones(delta=delta))
+    flags = [is_arm_bone(b) for b in TREE_BONES for _ in range(m + 1)]
+    return tuple(flags) + (False,) * (len(DELTA_LINKS) if delta else 0)

@@ -149,8 +149,8 @@ class PackedSplit(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         a = self.arrays
         out = {
-            "image": torch.from_numpy(np.asarray(a["images"][i])).permute(0, 3, 1, 2).float() / 255.0,
-            "mask": torch.from_numpy(np.asarray(a["masks"][i])).float(),
+            "image": torch.from_numpy(np.array(a["images"][i])).permute(0, 3, 1, 2).float() / 255.0,
+            "mask": torch.from_numpy(np.array(a["masks"][i])).float(),
             "geodesic": torch.from_numpy(np.asarray(a["geodesic"][i]).astype(np.float32)),
             "index": torch.tensor(i, dtype=torch.long),
         }

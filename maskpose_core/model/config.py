@@ -33,8 +33,9 @@ class ModelConfig:
         for n in ("width", "heatmap_size", "heatmap_depth", "physique_width"):
             if getattr(self, n) < 2:
                 raise ValueError(f"ModelConfig.{n} must be >= 2, got {getattr(self, n)}")
-        if self.num_landmarks < 17:
-            raise ValueError(f"ModelConfig.num_landmarks must be >= J = 17, got {self.num_landmarks}")
+        if self.num_landmarks < 17 or (self.num_landmarks - 17) % 16:
+            raise ValueError(f"ModelConfig.num_landmarks must be 17 + 16·m (J joints plus m free "
+                             f"landmarks per tree bone), got {self.num_landmarks}")
         if not self.depth_range_mm > 0 or not self.prior_tau_mm > 0:
             raise ValueError("ModelConfig.depth_range_mm and prior_tau_mm must be > 0, got "
                              f"{self.depth_range_mm}, {self.prior_tau_mm}")

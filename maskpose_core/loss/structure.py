@@ -1,0 +1,50 @@
+"""Structure prior (DESIGN.md §1): left/right bone-length symmetry and limb ratios.
+
+Both are scale-free (relative errors), so they shape a pose without fixing its size.
+Also the multi-view consistency term and the mean joint-to-root spread (collapse monitor).
+"""
+from __future__ import annotations
+
+import torch
+
+from maskpose_core.skeleton import LIMB_RATIOS, NUM_JOINTS, ROOT, SYMMETRIC_BONES
+
+Tensor = torch.Tensor
+EPS_MM = 1.0  # guards bone-length ratios of collapsed (zero-length) bones
+
+
+def bone_lengths(joints_mm: Tensor, bones: tuple[tuple[int, int], ...]) -> Tensor:
+    """(..., J, 3) -> (..., len(bones)) lengths in mm."""
+    a = torch.tensor([b[0] for b in bones], device=joints_mm.device)
+    b = torch.tensor([b[1] for b in bones], device=joints_mm.device)
+    return (joints_mm[..., b, :] - joints_mm[..., a, :]).norm(dim=-1)
+
+
+def symmetry_loss(joints_mm: Tensor) -> Tensor:
+    """Mean squared relative difference of left and right bone lengths. (..., J, 3) -> ()."""
+    left = bone_lengths(joints_mm, tuple(lb for lb, _ in SYMMETRIC_BONES))
+    right = bone_lengths(joints_mm, tuple(rb for _, rb in SYMMETRIC_BONES))
+    return (((left - right) / (0.5 * (left + right) + EPS_MM)) ** 2).mean()
+
+
+def limb_ratio_loss(joints_mm: Tensor) -> Tensor:
+    """Mean squared log-error of limb ratios against anthropometric values. (..., J, 3) -> ()."""
+    num = bone_lengths(joints_mm, tuple(a for a, _, _ in LIMB_RATIOS))
+    den = bone_lengths(joints_mm, tuple(b for _, b, _ in LIMB_RATIOS))
+    want = torch.tensor([r for _, _, r in LIMB_RATIOS], device=joints_mm.device, dtype=joints_mm.dtype)
+    return ((torch.log((num + EPS_MM) / (den + EPS_MM)) - torch.log(want)) ** 2).mean()
+
+
+def consistency_loss(joints_world_mm: Tensor, scale_mm: float = 1000.0) -> Tensor:
+    """Disagreement of the C views' world-space predictions of the same moment.
+
+    (B, C, L, 3) -> () mean squared distance to the per-moment mean, in (scale_mm)².
+    """
+    centre = joints_world_mm.mean(dim=1, keepdim=True)
+    return (((joints_world_mm - centre) / scale_mm) ** 2).sum(-1).mean()
+
+
+def spread_mm(joints_mm: Tensor) -> Tensor:
+    """Mean joint-to-root distance (..., J, 3) -> () mm; ≈ 440 mm for real poses (FINDINGS.md)."""
+    rel = joints_mm[..., :NUM_JOINTS, :] - joints_mm[..., ROOT:ROOT + 1, :]
+    return rel.norm(dim=-1)[..., 1:].mean()

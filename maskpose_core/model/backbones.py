@@ -1,0 +1,156 @@
+"""Backbones of the detector φ: tiny CNN (smoke), small ResNet (quick), ResNet-50 (paper).
+
+Each maps images (B, 3 + 2, S, S) — RGB plus two CoordConv channels — to a feature map
+(B, out_channels, S/8, S/8). ResNet-50 follows torchvision's module layout (``conv1``,
+``bn1``, ``layer1..4``) so a torchvision weight file loads with ``load_backbone_weights``;
+it is defined here so the CPU install needs no torchvision and nothing is downloaded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+IN_CHANNELS = 5  # RGB + x/y coordinate channels (CoordConv, Liu et al. 2018)
+
+
+def conv_bn(cin: int, cout: int, *, stride: int = 1, k: int = 3) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        idt = x if self.downsample is None else self.downsample(x)
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + idt)
+
+
+class Bottleneck(nn.Module):
+    """torchvision's ResNet-50 bottleneck (stride on the 3×3 conv), same parameter names."""
+    expansion = 4
+
+    def __init__(self, cin: int, planes: int, stride: int = 1):
+        super().__init__()
+        cout = planes * self.expansion
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, cout, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        idt = x if self.downsample is None else self.downsample(x)
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = torch.relu(self.bn2(self.conv2(y)))
+        return torch.relu(self.bn3(self.conv3(y)) + idt)
+
+
+class TinyCNN(nn.Module):
+    """Smoke profile: 3 stride-2 conv stages, (B, 5, S, S) -> (B, 4w, S/8, S/8)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(IN_CHANNELS, width, stride=2), conv_bn(width, 2 * width, stride=2),
+                                  conv_bn(2 * width, 4 * width, stride=2))
+        self.out_channels = 4 * width
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class SmallResNet(nn.Module):
+    """Quick profile: stem at full resolution, then 3 stages of 2 BasicBlocks with stride 2.
+
+    (B, 5, S, S) -> (B, 4w, S/8, S/8); ≈ 1.2 M parameters at w = 32.
+    """
+
+    def __init__(self, width: int):
+        super().__init__()
+        w = width
+        self.stem = conv_bn(IN_CHANNELS, w)
+        self.layer1 = nn.Sequential(BasicBlock(w, w, 2), BasicBlock(w, w))
+        self.layer2 = nn.Sequential(BasicBlock(w, 2 * w, 2), BasicBlock(2 * w, 2 * w))
+        self.layer3 = nn.Sequential(BasicBlock(2 * w, 4 * w, 2), BasicBlock(4 * w, 4 * w))
+        self.out_channels = 4 * w
+
+    def forward(self, x):
+        return self.layer3(self.layer2(self.layer1(self.stem(x))))
+
+
+class ResNet50(nn.Module):
+    """Paper profile: torchvision's ResNet-50 layout through layer4 (stride 32), as in
+    integral regression (Sun et al. 2018); the detector's deconvolution head brings the
+    resolution back up. (B, 5, S, S) -> (B, 2048, S/32, S/32).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(IN_CHANNELS, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin = 64
+        for i, (planes, blocks, stride) in enumerate(((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))):
+            layers = [Bottleneck(cin, planes, stride)]
+            cin = planes * Bottleneck.expansion
+            layers += [Bottleneck(cin, planes) for _ in range(blocks - 1)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
+        self.out_channels = cin
+
+    def forward(self, x):
+        x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+def build_backbone(name: str, width: int) -> nn.Module:
+    """Backbone by name; its ``out_channels`` and ``stride`` attributes describe the output."""
+    if name == "tiny":
+        net, stride = TinyCNN(width), 8
+    elif name == "resnet_small":
+        net, stride = SmallResNet(width), 8
+    elif name == "resnet50":
+        net, stride = ResNet50(), 32
+    else:
+        raise ValueError(f"model.backbone: unknown backbone {name!r}")
+    net.stride = stride
+    return net
+
+
+def load_backbone_weights(backbone: nn.Module, path: str) -> list[str]:
+    """Load a weight file (e.g. torchvision's resnet50 state dict) into ``backbone``.
+
+    The first conv's RGB filters are copied and the coordinate channels start at zero;
+    ``fc.*`` keys are ignored. Returns the backbone keys the file did not provide.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"model.weights: no such file {file}")
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    own = backbone.state_dict()
+    for key, value in state.items():
+        if key not in own:
+            continue
+        if key == "conv1.weight" and value.shape[1] == 3 and own[key].shape[1] == IN_CHANNELS:
+            padded = torch.zeros_like(own[key])
+            padded[:, :3] = value
+            value = padded
+        if own[key].shape != value.shape:
+            raise ValueError(f"{file}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}")
+        own[key] = value
+    backbone.load_state_dict(own)
+    return sorted(set(own) - set(state))

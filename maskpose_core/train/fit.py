@@ -1,0 +1,129 @@
+"""``fit(cfg, data, hooks=..., resume=...) -> metrics``: the one training loop.
+
+The same function runs as a plain process and in every Ray Train worker; the loop only
+does forward/backward and hands the rest to ``TrainHooks`` (STYLE.md). Seeded and
+deterministic on CPU: shuffling uses a generator seeded by (seed, epoch), model init by
+``cfg.seed``. A non-finite loss raises ``FloatingPointError`` naming the step and terms.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from maskpose_core.config import ExperimentConfig, to_dict
+from maskpose_core.data.packed import DataBundle
+from maskpose_core.model.net import MaskPoseNet
+from maskpose_core.train import schedule
+from maskpose_core.train.evaluate import evaluate
+from maskpose_core.train.hooks import EpochReport, TrainHooks
+from maskpose_core.train.init_prior import apply_init_prior
+from maskpose_core.train.spp_stage import fit_spp_stage
+from maskpose_core.train.visual import val_figure
+
+
+def _check_data(cfg: ExperimentConfig, data: DataBundle) -> None:
+    if data.train.image_size != cfg.data.image_size:
+        raise ValueError(f"data.image_size is {cfg.data.image_size} but the data set {data.folder} has "
+                         f"{data.train.image_size}-px images")
+    if cfg.loss.mode == "supervised_reference" and not data.train.has_labels:
+        raise ValueError(f"loss.mode='supervised_reference' needs 3D labels; {data.name} has none")
+
+
+def _loader(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: int):
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    loader = torch.utils.data.DataLoader(data.train, batch_size=cfg.optim.batch_size, shuffle=True,
+                                         generator=g, drop_last=True)
+    loader = hooks.wrap_loader(loader)
+    if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
+        loader.sampler.set_epoch(epoch)
+    return loader
+
+
+def _steps_per_epoch(cfg: ExperimentConfig, data: DataBundle, world_size: int) -> int:
+    full = len(data.train) // (cfg.optim.batch_size * world_size)
+    if full < 1:
+        raise ValueError(f"optim.batch_size {cfg.optim.batch_size} × {world_size} worker(s) exceeds the "
+                         f"{len(data.train)} training moments of {data.name}")
+    return min(full, cfg.train.steps_per_epoch) if cfg.train.steps_per_epoch else full
+
+
+def _check_finite(step: int, out: dict) -> None:
+    if torch.isfinite(out["loss"]):
+        return
+    bad = {k: float(v) for k, v in out.items() if k.startswith("loss") and v.ndim == 0}
+    raise FloatingPointError(f"non-finite loss at step {step}: terms {bad}")
+
+
+def build_model(cfg: ExperimentConfig, data: DataBundle) -> MaskPoseNet:
+    torch.manual_seed(cfg.seed)
+    net = MaskPoseNet(cfg)
+    apply_init_prior(net, cfg, data)
+    return net
+
+
+def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHooks(),
+        resume: dict | None = None) -> dict[str, float]:
+    """Train ``cfg`` on ``data``; returns the final validation metrics (``val/…`` keys)."""
+    _check_data(cfg, data)
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    torch.use_deterministic_algorithms(cfg.train.device == "cpu", warn_only=True)
+    device = torch.device(cfg.train.device)
+    net = build_model(cfg, data).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    start_epoch, step = 0, 0
+    if resume is not None:
+        net.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        start_epoch, step = int(resume["epoch"]) + 1, int(resume["step"])
+        torch.set_rng_state(resume["rng_torch"])
+    model = hooks.wrap_model(net)
+    steps = _steps_per_epoch(cfg, data, hooks.world_size)
+    total = steps * cfg.train.epochs
+    metrics: dict[str, float] = {}
+    for epoch in range(start_epoch, cfg.train.epochs):
+        if hooks.on_epoch_start is not None:
+            hooks.on_epoch_start(epoch)
+        t0, sums, seen, done = time.perf_counter(), {}, 0, 0
+        model.train()
+        for batch in _loader(cfg, data, hooks, epoch):
+            if done >= steps:
+                break
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            p = step / total
+            for group in opt.param_groups:
+                group["lr"] = cfg.optim.lr * schedule.lr_factor_at(cfg.optim, p)
+            out = model(batch, sigma2=schedule.sigma2_at(cfg.loss, p),
+                        physique_on=schedule.physique_on_at(cfg.loss, p))
+            _check_finite(step, out)
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            if cfg.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.optim.grad_clip)
+            opt.step()
+            step += 1
+            done += 1
+            seen += batch["image"].shape[0]
+            for k, v in out.items():
+                if k.startswith("loss") or k == "spread_mm":
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+        dt = time.perf_counter() - t0
+        is_last = epoch == cfg.train.epochs - 1
+        metrics = {f"train/{k}": v / max(done, 1) for k, v in sums.items()}
+        metrics.update({"train/sigma2": schedule.sigma2_at(cfg.loss, step / total), "train/lr": opt.param_groups[0]["lr"],
+                        "time/epoch_s": dt, "train/samples_per_s": seen * hooks.world_size / dt})
+        val = evaluate(net, data.val, max_samples=0 if is_last else cfg.train.val_samples)
+        metrics.update({f"val/{k}": v for k, v in val.items()})
+        if is_last and cfg.train.spp_labelled > 0:
+            spp, spp_metrics = fit_spp_stage(net, cfg, data)
+        else:
+            spp, spp_metrics = None, {}
+        metrics.update(spp_metrics)
+        state = {"config": to_dict(cfg), "model": net.state_dict(), "optimizer": opt.state_dict(),
+                 "epoch": epoch, "step": step, "rng_torch": torch.get_rng_state(),
+                 "spp": spp.state_dict() if spp is not None else None}
+        figure = val_figure(net, data.val, cfg) if is_last and hooks.rank == 0 else None
+        if hooks.report is not None:
+            hooks.report(EpochReport(epoch=epoch, metrics=metrics, state=state, figure=figure, is_last=is_last))
+    return metrics
