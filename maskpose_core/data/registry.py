@@ -1,0 +1,88 @@
+"""One entry point from a ``DataConfig`` to the packed splits ``fit`` trains on.
+
+============  ==========================================  ====================================
+dataset       DataConfig.root                             DataBundle train / val
+============  ==========================================  ====================================
+cmu-mv4,      built-data root ("" = the default root)     ``train`` / ``val`` (``all`` / ``all``
+cmu-3dhp-rig                                              with ``split_all``)
+h36m          raw h36m-fetch ``processed/`` (required)    S1 S5 S6 S7 S8 / S9 S11 (``test``)
+3dhp          raw MPI-INF-3DHP folder (required)          S1-S6 / S7-S8 (``val``)
+wild          folder with images/ and masks/ (required)   the folder (``train``) / the same
+============  ==========================================  ====================================
+
+Prepared caches of the real data sets go to ``root`` (argument) or :func:`default_data_root`:
+``$MASKPOSE_DATA`` if set, else ``<project>/data`` where ``<project>`` is the folder holding
+``pyproject.toml`` above this file (``./data`` if there is none, e.g. an installed package).
+``train_frames`` / ``val_frames`` cap the moments (0 = all, evenly spaced otherwise).
+Real data sets use their own segmenter's masks: ``mask_noise``, ``poses`` and ``split_all``
+apply only to the synthetic benchmarks and are refused here.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from maskpose_core.data.configs import DataConfig
+from maskpose_core.data.packed import DataBundle, PackedSplit, read_meta
+
+ENV_DATA_ROOT = "MASKPOSE_DATA"
+SYNTHETIC = ("cmu-mv4", "cmu-3dhp-rig")
+
+
+def default_data_root() -> Path:
+    """``$MASKPOSE_DATA``, else ``<project>/data`` (project = folder with pyproject.toml)."""
+    env = os.environ.get(ENV_DATA_ROOT)
+    if env:
+        return Path(env).expanduser()
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "pyproject.toml").is_file():
+            return parent / "data"
+    return Path.cwd() / "data"
+
+
+def _raw_root(data_cfg: DataConfig) -> Path:
+    if not data_cfg.root:
+        raise ValueError(f"DataConfig.root must name the raw {data_cfg.dataset!r} data folder (it is empty)")
+    raw = Path(data_cfg.root).expanduser()
+    if not raw.is_dir():
+        raise FileNotFoundError(f"{raw}: {data_cfg.dataset} data root (DataConfig.root) not found")
+    return raw
+
+
+def _bundle(folder: Path, name: str, train: str, val: str) -> DataBundle:
+    return DataBundle(train=PackedSplit(folder, train), val=PackedSplit(folder, val), name=name, folder=folder)
+
+
+def load_data(data_cfg: DataConfig, *, root: Path | None = None, workers: int | None = None,
+              progress: bool = True) -> DataBundle:
+    """Build/prepare (or find, by hash) the data set of ``data_cfg`` and open its splits."""
+    if data_cfg.dataset in SYNTHETIC:
+        cmu_mv4 = importlib.import_module("maskpose_core.data.cmu_mv4")  # lazy: heavy renderer
+        built_root = Path(data_cfg.root).expanduser() if data_cfg.root else Path(root or default_data_root())
+        folder = Path(cmu_mv4.build_cmu_mv4(data_cfg, root=built_root, workers=workers, progress=progress))
+        splits = read_meta(folder)["splits"]
+        if "train" in splits:
+            return _bundle(folder, data_cfg.dataset, "train", "val" if "val" in splits else "train")
+        return _bundle(folder, data_cfg.dataset, "all", "all")     # split_all: one evaluation split
+    for field, value in (("mask_noise", data_cfg.mask_noise), ("poses", data_cfg.poses),
+                         ("split_all", data_cfg.split_all)):
+        if value:
+            raise ValueError(f"DataConfig.{field}={value!r} applies only to {SYNTHETIC}, "
+                             f"not to dataset {data_cfg.dataset!r}")
+    raw = _raw_root(data_cfg)
+    cache = Path(root) if root is not None else default_data_root()
+    common = dict(cache_root=cache, image_size=data_cfg.image_size, workers=workers, progress=progress)
+    if data_cfg.dataset == "h36m":
+        from maskpose_core.data.h36m import prepare_h36m
+        folder = prepare_h36m(raw, train_frames=data_cfg.train_frames, test_frames=data_cfg.val_frames, **common)
+        return _bundle(folder, "h36m", "train", "test")
+    if data_cfg.dataset == "3dhp":
+        from maskpose_core.data.mpi3dhp import prepare_3dhp
+        folder = prepare_3dhp(raw, train_frames=data_cfg.train_frames, val_frames=data_cfg.val_frames, **common)
+        return _bundle(folder, "3dhp", "train", "val")
+    if data_cfg.dataset == "wild":
+        from maskpose_core.data.wild import prepare_wild
+        folder = prepare_wild(raw, max_frames=data_cfg.train_frames, **common)
+        return _bundle(folder, "wild", "train", "train")
+    raise ValueError(f"DataConfig.dataset {data_cfg.dataset!r} has no loader")  # configs.DATASETS grew
