@@ -75,18 +75,19 @@ class TinyCNN(nn.Module):
 
 
 class SmallResNet(nn.Module):
-    """Quick profile: stem at full resolution, then 3 stages of 2 BasicBlocks with stride 2.
+    """Quick profile: a stride-2 stem, then 3 stages of one BasicBlock (strides 1, 2, 2).
 
-    (B, 5, S, S) -> (B, 4w, S/8, S/8); ≈ 1.2 M parameters at w = 32.
+    (B, 5, S, S) -> (B, 4w, S/8, S/8); ≈ 19 M multiply-adds per 64-px image at w = 16,
+    sized for 2 CPU cores (studies/benchmarks.py measures the training throughput).
     """
 
     def __init__(self, width: int):
         super().__init__()
         w = width
-        self.stem = conv_bn(IN_CHANNELS, w)
-        self.layer1 = nn.Sequential(BasicBlock(w, w, 2), BasicBlock(w, w))
-        self.layer2 = nn.Sequential(BasicBlock(w, 2 * w, 2), BasicBlock(2 * w, 2 * w))
-        self.layer3 = nn.Sequential(BasicBlock(2 * w, 4 * w, 2), BasicBlock(4 * w, 4 * w))
+        self.stem = conv_bn(IN_CHANNELS, w, stride=2)
+        self.layer1 = BasicBlock(w, w)
+        self.layer2 = BasicBlock(w, 2 * w, 2)
+        self.layer3 = BasicBlock(2 * w, 4 * w, 2)
         self.out_channels = 4 * w
 
     def forward(self, x):

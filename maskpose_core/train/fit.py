@@ -7,6 +7,7 @@ deterministic on CPU: shuffling uses a generator seeded by (seed, epoch), model 
 """
 from __future__ import annotations
 
+import copy
 import time
 
 import torch
@@ -51,7 +52,7 @@ def _steps_per_epoch(cfg: ExperimentConfig, data: DataBundle, world_size: int) -
 def _check_finite(step: int, out: dict) -> None:
     if torch.isfinite(out["loss"]):
         return
-    bad = {k: float(v) for k, v in out.items() if k.startswith("loss") and v.ndim == 0}
+    bad = {k: float(v.detach()) for k, v in out.items() if k.startswith("loss") and v.ndim == 0}
     raise FloatingPointError(f"non-finite loss at step {step}: terms {bad}")
 
 
@@ -120,7 +121,9 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
         else:
             spp, spp_metrics = None, {}
         metrics.update(spp_metrics)
-        state = {"config": to_dict(cfg), "model": net.state_dict(), "optimizer": opt.state_dict(),
+        # a snapshot: the live tensors keep changing after the report returns
+        state = {"config": to_dict(cfg), "model": copy.deepcopy(net.state_dict()),
+                 "optimizer": copy.deepcopy(opt.state_dict()),
                  "epoch": epoch, "step": step, "rng_torch": torch.get_rng_state(),
                  "spp": spp.state_dict() if spp is not None else None}
         figure = val_figure(net, data.val, cfg) if is_last and hooks.rank == 0 else None

@@ -1,0 +1,57 @@
+"""Config tree: flatten/unflatten round trip, overrides, validation errors, stable hash."""
+import dataclasses
+
+import pytest
+
+from maskpose_core.config import (ExperimentConfig, apply_overrides, config_hash, flatten, from_dict,
+                                  parse_overrides, profile_config, to_dict, unflatten)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_flatten_unflatten_round_trip_through_strings(profile):
+    cfg = profile_config(profile)
+    flat = {k: str(v) for k, v in flatten(cfg).items()}          # as MLflow / the CLI give them back
+    assert unflatten(flat, base=ExperimentConfig(profile=profile)) == cfg
+    assert from_dict(to_dict(cfg)) == cfg
+
+
+def test_overrides_apply_and_coerce():
+    cfg = apply_overrides(profile_config("smoke"), parse_overrides(["loss.lambda_p=0", "loss.delta=false",
+                                                                    "optim.batch_size=4"]))
+    assert cfg.loss.lambda_p == 0.0 and cfg.loss.delta is False and cfg.optim.batch_size == 4
+
+
+def test_hash_is_stable_and_sensitive():
+    a, b = profile_config("quick"), profile_config("quick")
+    assert config_hash(a) == config_hash(b) == a.hash
+    assert config_hash(dataclasses.replace(a, seed=1)) != a.hash
+    assert len(a.hash) == 12
+
+
+@pytest.mark.parametrize("override, field", [
+    ({"loss.sigma2": "0"}, "LossConfig.sigma2"),
+    ({"loss.sigma2": "-1e-3", "loss.sigma2_start": "1e-2"}, "LossConfig.sigma2"),
+    ({"loss.lambda_s": "-1"}, "LossConfig.lambda_s"),
+    ({"train.spp_labelled": "100"}, "num_landmarks"),
+    ({"loss.nonsense": "1"}, "loss.nonsense"),
+    ({"model.backbone": "vgg"}, "ModelConfig.backbone"),
+    ({"optim.batch_size": "2.5"}, "optim.batch_size"),
+    ({"data.dataset": "coco"}, "DataConfig.dataset"),
+])
+def test_bad_values_name_the_field(override, field):
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        apply_overrides(profile_config("smoke"), override)
+
+
+def test_unknown_profile_and_malformed_override():
+    with pytest.raises(ValueError, match="unknown profile"):
+        profile_config("huge")
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(["loss.lambda_p"])
+
+
+def test_spp_needs_2j_landmarks_and_accepts_49():
+    cfg = apply_overrides(profile_config("smoke"), {"train.spp_labelled": "64", "model.num_landmarks": "49"})
+    assert cfg.model.num_landmarks == 49
+    with pytest.raises(ValueError, match="17 \\+ 16"):
+        apply_overrides(profile_config("smoke"), {"model.num_landmarks": "40"})
