@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 MODES = ("unsupervised", "supervised_reference")
 COMBINES = ("sum", "max")
+PRIMITIVES = ("bones", "joints")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,6 +18,7 @@ class LossConfig:
     anneal_fraction: float = 0.5     # share of training over which σ² narrows to sigma2
     physique_warmup: float = 0.2     # share of training before the physique term switches on
     combine: str = "max"             # sum (poster) | max (authors' code)
+    primitive: str = "bones"         # bones (B_b maps) | joints (Gaussian maps at joint points; ablation)
     arm_sigma_factor: float = 0.5    # σ² multiplier for arm bones (authors' code: 1/2)
     delta: bool = True               # Δ torso links in the skeleton mask
     geodesic: bool = True            # G weighting (off = 1 everywhere)
@@ -30,6 +32,8 @@ class LossConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"LossConfig.mode must be one of {MODES}, got {self.mode!r}")
+        if self.primitive not in PRIMITIVES:
+            raise ValueError(f"LossConfig.primitive must be one of {PRIMITIVES}, got {self.primitive!r}")
         if self.combine not in COMBINES:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",

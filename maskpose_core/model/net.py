@@ -31,7 +31,7 @@ class MaskPoseNet(nn.Module):
         lc = cfg.loss
         self.renderer = SkeletonMaskRenderer(num_landmarks=cfg.model.num_landmarks, delta=lc.delta,
                                              size=lc.render_size, combine=lc.combine,
-                                             arm_sigma_factor=lc.arm_sigma_factor)
+                                             arm_sigma_factor=lc.arm_sigma_factor, primitive=lc.primitive)
 
     # ------------------------------------------------------------------ inference
     def root_camera(self, batch: dict[str, Tensor], xy_norm: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from maskpose_core.render.fast_bones import MaxBones, SumBones
-from maskpose_core.skeleton import landmark_is_arm, landmark_segments
+from maskpose_core.skeleton import ARM_JOINTS, landmark_is_arm, landmark_segments
 
 Tensor = torch.Tensor
 
@@ -91,13 +91,20 @@ class SkeletonMaskRenderer(torch.nn.Module):
     """
 
     def __init__(self, *, num_landmarks: int, delta: bool, size: int, combine: str,
-                 arm_sigma_factor: float):
+                 arm_sigma_factor: float, primitive: str = "bones"):
         super().__init__()
-        segs = torch.tensor(landmark_segments(num_landmarks, delta=delta), dtype=torch.long)
+        if primitive == "bones":
+            segs = torch.tensor(landmark_segments(num_landmarks, delta=delta), dtype=torch.long)
+            arm = landmark_is_arm(num_landmarks, delta=delta)
+        elif primitive == "joints":
+            # Gaussian maps at the joint points: zero-length segments (j, j); Δ does not apply
+            segs = torch.arange(num_landmarks).repeat(2, 1).T.contiguous()
+            arm = tuple(j in ARM_JOINTS for j in range(num_landmarks))
+        else:
+            raise ValueError(f"loss.primitive must be 'bones' or 'joints', got {primitive!r}")
         self.register_buffer("segments", segs, persistent=False)
-        self.register_buffer("arm_factor", torch.tensor(
-            [arm_sigma_factor if arm else 1.0 for arm in landmark_is_arm(num_landmarks, delta=delta)]),
-            persistent=False)
+        self.register_buffer("arm_factor", torch.tensor([arm_sigma_factor if a else 1.0 for a in arm]),
+                             persistent=False)
         self.size, self.combine = size, combine
 
     def forward(self, points_norm: Tensor, sigma2: float) -> Tensor:

@@ -74,3 +74,15 @@ def test_bad_shapes_raise():
         render_skeleton(torch.zeros(2, 17, 3), torch.tensor([[0, 1]]), torch.tensor([0.1]), 8)
     with pytest.raises(ValueError, match="combine"):
         render_skeleton(torch.zeros(2, 17, 2), torch.tensor([[0, 1]]), torch.tensor([0.1]), 8, combine="mean")
+
+
+def test_joint_primitive_draws_gaussians_at_the_joints():
+    r = SkeletonMaskRenderer(num_landmarks=17, delta=True, size=8, combine="max", arm_sigma_factor=1.0,
+                             primitive="joints")
+    assert r.segments.shape == (17, 2) and bool((r.segments[:, 0] == r.segments[:, 1]).all())
+    pts = torch.zeros(1, 17, 2)
+    pts[0, :, 0] = 0.125                                   # every joint at pixel centre (x=0.125, y≈0)
+    pts[0, :, 1] = 0.125
+    m = r(pts, 0.02)[0]
+    assert m[4, 4].item() == pytest.approx(1.0)            # d = 0 at the joint
+    assert m[4, 5].item() == pytest.approx(math.exp(-0.25 ** 2 / 0.02), rel=1e-5)
