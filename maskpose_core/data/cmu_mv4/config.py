@@ -1,0 +1,142 @@
+"""GeneratorConfig: everything that determines the bytes of a cmu-mv4 / cmu-3dhp-rig build.
+
+It is derived from :class:`~maskpose_core.data.configs.DataConfig` (sizes, noise, seed,
+poses file) plus the renderer's own knobs (rig, crop size, body and appearance ranges,
+geodesic parameters). Its stable hash names the built folder
+``<root>/<dataset>-<size tag>-<hash12>``; a change of any field (or of the poses file's
+content, or of ``GENERATOR_VERSION``) gives a new folder.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from maskpose_core.data.configs import DataConfig
+from maskpose_core.data.geodesic import GeodesicParams
+
+# Bump when the renderer's output changes for the same config (invalidates cached builds).
+GENERATOR_VERSION = 1
+
+EMBEDDED_POSES = Path(__file__).resolve().parents[2] / "assets" / "cmu_h36m17_dev.npz"
+
+# Which rig and background family each synthetic data set uses (DESIGN.md §2).
+DATASET_RIGS = {"cmu-mv4": ("h36m", "clutter"), "cmu-3dhp-rig": ("3dhp", "studio")}
+
+# Validation subjects of the embedded CMU file (one walker, one jumper, one acrobat/dancer).
+VAL_SUBJECTS = ("cmu85", "cmu14", "cmu07")
+# Subjects whose frames are salsa (65 % of the embedded file, mocap/README.md).
+SALSA_SUBJECTS = ("cmu60", "cmu61")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneratorConfig:
+    version: int = GENERATOR_VERSION
+    dataset: str = "cmu-mv4"          # cmu-mv4 (H36M-like rig) | cmu-3dhp-rig (3DHP-like rig)
+    rig: str = "h36m"                 # h36m (4 cameras) | 3dhp (5 cameras)
+    background: str = "clutter"       # clutter (office-like) | studio (green-screen-like)
+    image_size: int = 64              # crop side S, pixels
+    train_frames: int = 8000          # 0 = all
+    val_frames: int = 1000            # 0 = all
+    mask_noise: float = 0.0           # segmentation-noise strength in [0, 1]
+    gen_seed: int = 0
+    poses: str = ""                   # poses file path ("" = embedded CMU file); not hashed
+    poses_sha256: str = ""            # content hash of the poses file actually rendered
+    split_all: bool = False           # every non-duplicate frame in one split "all"
+    val_subjects: tuple[str, ...] = VAL_SUBJECTS
+    max_salsa_share: float = 0.25     # cap on cmu60+cmu61 in a sampled split (README: 65 % raw)
+    crop_mm: float = 2200.0           # crop side at the pelvis depth, mm
+    supersample: int = 2              # RGB samples per pixel side (mask: pixel centre only)
+    bone_scale_min: float = 0.85      # per-bone length factor U(min, max)
+    bone_scale_max: float = 1.15
+    symmetric_bones: bool = True      # left/right partners share one factor
+    girth_min: float = 0.75           # per-sample girth factor U(min, max)
+    girth_max: float = 1.25
+    geodesic: GeodesicParams = GeodesicParams()
+
+    def __post_init__(self):
+        if self.dataset not in DATASET_RIGS:
+            raise ValueError(f"GeneratorConfig.dataset must be one of {tuple(DATASET_RIGS)}, got {self.dataset!r}")
+        if self.rig not in ("h36m", "3dhp"):
+            raise ValueError(f"GeneratorConfig.rig must be 'h36m' or '3dhp', got {self.rig!r}")
+        if self.background not in ("clutter", "studio"):
+            raise ValueError(f"GeneratorConfig.background must be 'clutter' or 'studio', got {self.background!r}")
+        if self.image_size < 16 or self.image_size % 8:
+            raise ValueError(f"GeneratorConfig.image_size must be a multiple of 8 and >= 16, got {self.image_size}")
+        if not 0.0 <= self.mask_noise <= 1.0:
+            raise ValueError(f"GeneratorConfig.mask_noise must be in [0, 1], got {self.mask_noise}")
+        if not self.crop_mm > 0:
+            raise ValueError(f"GeneratorConfig.crop_mm must be > 0, got {self.crop_mm}")
+        if self.supersample < 1:
+            raise ValueError(f"GeneratorConfig.supersample must be >= 1, got {self.supersample}")
+        if not 0 < self.bone_scale_min <= self.bone_scale_max:
+            raise ValueError(f"GeneratorConfig.bone_scale_min/max must satisfy 0 < min <= max, got "
+                             f"{self.bone_scale_min}, {self.bone_scale_max}")
+        if not 0 < self.girth_min <= self.girth_max:
+            raise ValueError(f"GeneratorConfig.girth_min/max must satisfy 0 < min <= max, got "
+                             f"{self.girth_min}, {self.girth_max}")
+        if not 0 < self.max_salsa_share <= 1:
+            raise ValueError(f"GeneratorConfig.max_salsa_share must be in (0, 1], got {self.max_salsa_share}")
+        for n in ("train_frames", "val_frames", "gen_seed"):
+            if getattr(self, n) < 0:
+                raise ValueError(f"GeneratorConfig.{n} must be >= 0, got {getattr(self, n)}")
+
+    @property
+    def num_views(self) -> int:
+        return 4 if self.rig == "h36m" else 5
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["val_subjects"] = list(self.val_subjects)
+        return d
+
+    @property
+    def hash(self) -> str:
+        """Stable 64-hex content hash; the poses *path* is left out, its content is in."""
+        d = self.to_dict()
+        d.pop("poses")
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def folder_name(self) -> str:
+        """``<dataset>[-<poses stem>]-<S>px-<train>x<val>-<hash12>`` ("all" for 0 / split_all)."""
+        src = f"-{Path(self.poses).stem}" if self.poses else ""
+        if self.split_all:
+            size = "all"
+        else:
+            size = f"{self.train_frames or 'all'}x{self.val_frames or 'all'}"
+        return f"{self.dataset}{src}-{self.image_size}px-{size}-{self.hash[:12]}"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def generator_config(data_cfg: DataConfig, **overrides) -> GeneratorConfig:
+    """The generator config of a DataConfig; ``overrides`` set renderer knobs (crop_mm, ...).
+
+    Raises ValueError for a data set this generator does not build, and (via the poses
+    loader, later) for a poses file that is missing.
+    """
+    if data_cfg.dataset not in DATASET_RIGS:
+        raise ValueError(f"DataConfig.dataset: cmu_mv4 builds {tuple(DATASET_RIGS)}, got {data_cfg.dataset!r}")
+    rig, background = DATASET_RIGS[data_cfg.dataset]
+    poses_path = Path(data_cfg.poses) if data_cfg.poses else EMBEDDED_POSES
+    if not poses_path.is_file():
+        raise ValueError(f"DataConfig.poses: no such file {str(poses_path)!r}")
+    fields = dict(
+        dataset=data_cfg.dataset, rig=rig, background=background, image_size=data_cfg.image_size,
+        train_frames=data_cfg.train_frames, val_frames=data_cfg.val_frames,
+        mask_noise=data_cfg.mask_noise, gen_seed=data_cfg.gen_seed,
+        poses=str(poses_path) if data_cfg.poses else "", poses_sha256=file_sha256(poses_path),
+        split_all=data_cfg.split_all,
+    )
+    fields.update(overrides)
+    return GeneratorConfig(**fields)

@@ -1,0 +1,151 @@
+"""Which mocap frames become which split: loading a poses file, subject splits, balanced sampling.
+
+A poses file has the embedded file's format (mocap/README.md): ``poses`` float [N, 17, 3]
+world mm (+Y up); optional ``subject`` [N] str, ``activity_class`` [N] str,
+``near_duplicate`` [N] bool. Near-duplicate frames are always dropped.
+
+Splits are by subject (never by frame): the config's ``val_subjects`` form ``val``, the rest
+``train``. A split with a frame budget is sampled balanced over subjects, then over activity
+classes inside a subject ("water filling": every group gets the same share unless it has
+fewer frames), with salsa (cmu60 + cmu61) capped; frames are picked evenly spaced within a
+group with a seeded random phase. ``split_all`` puts every frame in one split ``all``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from maskpose_core.data.cmu_mv4.config import EMBEDDED_POSES, SALSA_SUBJECTS, GeneratorConfig
+from maskpose_core.skeleton import NUM_JOINTS
+
+SPLIT_SEED_TAG = 5133  # separates the frame-sampling stream from the per-moment render streams
+
+
+@dataclass(frozen=True)
+class PoseSource:
+    """A validated poses file: poses (N, J, 3) float64 world mm and per-frame labels (N,)."""
+    path: Path
+    poses: np.ndarray
+    subject: np.ndarray
+    activity_class: np.ndarray
+    near_duplicate: np.ndarray
+    has_subjects: bool
+
+
+def _field(path: Path, data, key: str, n: int, default):
+    if key not in data.files:
+        return np.full(n, default)
+    arr = np.asarray(data[key])
+    if arr.shape != (n,):
+        raise ValueError(f"{path}: field {key!r} must have shape ({n},), got {arr.shape}")
+    return arr
+
+
+def load_poses(gen: GeneratorConfig) -> PoseSource:
+    """Load and validate the config's poses file; ValueError naming the file and the field."""
+    path = Path(gen.poses) if gen.poses else EMBEDDED_POSES
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable .npz poses file ({err})") from err
+    with data:
+        if "poses" not in data.files:
+            raise ValueError(f"{path}: missing field 'poses' (float [N, {NUM_JOINTS}, 3] world mm)")
+        poses = np.asarray(data["poses"])
+        if poses.ndim != 3 or poses.shape[1:] != (NUM_JOINTS, 3) or poses.shape[0] == 0:
+            raise ValueError(f"{path}: field 'poses' must have shape [N, {NUM_JOINTS}, 3] with N >= 1, "
+                             f"got {poses.shape}")
+        if not np.issubdtype(poses.dtype, np.floating):
+            raise ValueError(f"{path}: field 'poses' must be floating point, got {poses.dtype}")
+        bad = ~np.isfinite(poses).all(axis=(1, 2))
+        if bad.any():
+            raise ValueError(f"{path}: field 'poses' has {int(bad.sum())} frame(s) with NaN/inf "
+                             f"(first: frame {int(np.flatnonzero(bad)[0])})")
+        n = poses.shape[0]
+        has_subjects = "subject" in data.files
+        subject = _field(path, data, "subject", n, "unknown").astype(str)
+        activity = _field(path, data, "activity_class", n, "unknown").astype(str)
+        dup = _field(path, data, "near_duplicate", n, False)
+        if dup.dtype != bool:
+            raise ValueError(f"{path}: field 'near_duplicate' must be bool, got {dup.dtype}")
+    return PoseSource(path, poses.astype(np.float64), subject, activity, dup, has_subjects)
+
+
+def _water_fill(sizes: np.ndarray, budget: int) -> np.ndarray:
+    """Integer counts <= sizes summing to min(budget, sizes.sum()), as equal as possible."""
+    counts = np.zeros_like(sizes)
+    remaining = min(int(budget), int(sizes.sum()))
+    open_ = sizes > 0
+    while remaining > 0 and open_.any():
+        idx = np.flatnonzero(open_)
+        share = max(remaining // idx.size, 1)
+        for i in idx:
+            take = min(share, sizes[i] - counts[i], remaining)
+            counts[i] += take
+            remaining -= take
+            if counts[i] == sizes[i]:
+                open_[i] = False
+            if remaining == 0:
+                break
+    return counts
+
+
+def _evenly(frames: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k frames spread evenly through ``frames`` (time-ordered), with a random phase."""
+    if k >= frames.size:
+        return frames
+    pos = ((np.arange(k) + rng.random()) * frames.size / k).astype(int)
+    return frames[np.minimum(pos, frames.size - 1)]
+
+
+def balanced_sample(idx: np.ndarray, src: PoseSource, budget: int, max_salsa_share: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Sorted frame indices, ``budget`` of ``idx`` balanced over subjects, then activities."""
+    if budget == 0 or budget >= idx.size:
+        return np.sort(idx)
+    subjects = np.unique(src.subject[idx])
+    sizes = np.array([(src.subject[idx] == s).sum() for s in subjects])
+    salsa = np.isin(subjects, SALSA_SUBJECTS)
+    if salsa.any():  # cap salsa's total, then fill the rest from the other subjects
+        cap = int(max_salsa_share * budget)
+        sizes_capped = sizes.copy()
+        salsa_counts = _water_fill(sizes[salsa], cap)
+        sizes_capped[salsa] = salsa_counts
+        counts = _water_fill(sizes_capped, budget)
+    else:
+        counts = _water_fill(sizes, budget)
+    chosen = []
+    for s, k in zip(subjects, counts):
+        own = idx[src.subject[idx] == s]
+        classes = np.unique(src.activity_class[own])
+        csizes = np.array([(src.activity_class[own] == c).sum() for c in classes])
+        for c, kc in zip(classes, _water_fill(csizes, int(k))):
+            chosen.append(_evenly(own[src.activity_class[own] == c], int(kc), rng))
+    return np.sort(np.concatenate(chosen))
+
+
+def select_frames(gen: GeneratorConfig, src: PoseSource) -> dict[str, np.ndarray]:
+    """{split: sorted frame indices into ``src.poses``}; splits never share a subject."""
+    keep = np.flatnonzero(~src.near_duplicate)
+    if keep.size == 0:
+        raise ValueError(f"{src.path}: every frame is a near duplicate; nothing to render")
+    if gen.split_all:
+        return {"all": keep}
+    if not src.has_subjects:
+        raise ValueError(f"{src.path}: field 'subject' is missing, so there is no subject split; "
+                         "add it or use split_all (--split all)")
+    is_val = np.isin(src.subject[keep], gen.val_subjects)
+    val, train = keep[is_val], keep[~is_val]
+    if val.size == 0 or train.size == 0:
+        raise ValueError(f"{src.path}: field 'subject' gives an empty {'val' if val.size == 0 else 'train'} "
+                         f"split with val subjects {list(gen.val_subjects)}; use split_all for an "
+                         "evaluation-only file")
+    rng = np.random.default_rng([gen.gen_seed, SPLIT_SEED_TAG])
+    out = {
+        "train": balanced_sample(train, src, gen.train_frames, gen.max_salsa_share, rng),
+        "val": balanced_sample(val, src, gen.val_frames, gen.max_salsa_share, rng),
+    }
+    assert not set(src.subject[out["train"]]) & set(src.subject[out["val"]])
+    return out
