@@ -82,17 +82,17 @@ def evaluate(net, split, *, max_samples: int = 0) -> dict[str, float]:
 
 def mean_pose_metrics(train_split, val_split, *, max_samples: int = 0) -> dict[str, float]:
     """The mean-pose baseline: the training mean root-relative camera pose at the GT root."""
-    gt_train = torch.from_numpy(np.asarray(train_split.arrays["joints_cam_mm"])).flatten(0, 1)
+    gt_train = torch.from_numpy(np.array(train_split.arrays["joints_cam_mm"])).flatten(0, 1)
     mean_pose = M.mean_pose_baseline(gt_train)
     idx = _loader(val_split, max_samples).dataset.indices
-    gt = torch.from_numpy(np.asarray(val_split.arrays["joints_cam_mm"])[idx])          # (N, C, J, 3)
+    gt = torch.from_numpy(np.array(val_split.arrays["joints_cam_mm"])[idx])          # (N, C, J, 3)
     n, c = gt.shape[:2]
-    pred = M.mean_pose_predictions(mean_pose, gt.flatten(0, 1))
-    K = torch.from_numpy(np.asarray(val_split.arrays["K"])[idx]).flatten(0, 1)
+    pred = M.mean_pose_predictions(mean_pose, gt.flatten(0, 1)).float()
+    K = torch.from_numpy(np.array(val_split.arrays["K"])[idx]).flatten(0, 1)
     pred_2d = pixels_to_normalized(project_to_pixels_soft(pred, K), val_split.image_size)
-    gt_2d = torch.from_numpy(np.asarray(val_split.arrays["joints_2d_norm"])[idx]).flatten(0, 1)
-    R = torch.from_numpy(np.asarray(val_split.arrays["R"])[idx])
-    t = torch.from_numpy(np.asarray(val_split.arrays["t_mm"])[idx])
+    gt_2d = torch.from_numpy(np.array(val_split.arrays["joints_2d_norm"])[idx]).flatten(0, 1)
+    R = torch.from_numpy(np.array(val_split.arrays["R"])[idx])
+    t = torch.from_numpy(np.array(val_split.arrays["t_mm"])[idx])
     world = camera_to_world(pred.view(n, c, -1, 3), R, t)
-    gt_world = torch.from_numpy(np.asarray(val_split.arrays["joints_world_mm"])[idx])
+    gt_world = torch.from_numpy(np.array(val_split.arrays["joints_world_mm"])[idx])
     return M.compute_metrics(pred, gt.flatten(0, 1), pred_2d, gt_2d, pred_world_mm=world, gt_world_mm=gt_world)

@@ -30,5 +30,5 @@ def val_figure(net, split, cfg: ExperimentConfig) -> np.ndarray | None:
     gt_2d = pred["gt_2d_norm"][:, VIEW]
     if not torch.isfinite(gt_2d).all():       # unlabelled data: draw the prediction only
         gt_2d = xy[:, :NUM_JOINTS]
-    return draw_samples(images.numpy(), masks.numpy(), m_skel.clamp(0, 1).numpy(),
+    return draw_samples(images.numpy(), masks.numpy(), m_skel.numpy(),
                         None if m_phys is None else m_phys.numpy(), xy[:, :NUM_JOINTS].numpy(), gt_2d.numpy())
