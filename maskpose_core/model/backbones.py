@@ -1,6 +1,6 @@
 """Backbones of the detector φ: tiny CNN (smoke), small ResNet (quick), ResNet-50 (paper).
 
-Each maps images (B, 3 + 2, S, S) — RGB plus two CoordConv channels — to a feature map
+Each maps inputs (B, C_in + 2, S, S) — RGB and/or mask plus two CoordConv channels — to a feature map
 (B, out_channels, S/8, S/8). ResNet-50 follows torchvision's module layout (``conv1``,
 ``bn1``, ``layer1..4``) so a torchvision weight file loads with ``load_backbone_weights``;
 it is defined here so the CPU install needs no torchvision and nothing is downloaded.
@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-IN_CHANNELS = 5  # RGB + x/y coordinate channels (CoordConv, Liu et al. 2018)
+COORD_CHANNELS = 2  # x/y coordinate channels (CoordConv, Liu et al. 2018)
+INPUT_CHANNELS = {"image": 3, "image+mask": 4, "mask": 1}
 
 
 def conv_bn(cin: int, cout: int, *, stride: int = 1, k: int = 3) -> nn.Sequential:
@@ -62,11 +63,11 @@ class Bottleneck(nn.Module):
 
 
 class TinyCNN(nn.Module):
-    """Smoke profile: 3 stride-2 conv stages, (B, 5, S, S) -> (B, 4w, S/8, S/8)."""
+    """Smoke profile: 3 stride-2 conv stages, (B, C_in, S, S) -> (B, 4w, S/8, S/8)."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, in_channels: int):
         super().__init__()
-        self.body = nn.Sequential(conv_bn(IN_CHANNELS, width, stride=2), conv_bn(width, 2 * width, stride=2),
+        self.body = nn.Sequential(conv_bn(in_channels, width, stride=2), conv_bn(width, 2 * width, stride=2),
                                   conv_bn(2 * width, 4 * width, stride=2))
         self.out_channels = 4 * width
 
@@ -77,14 +78,14 @@ class TinyCNN(nn.Module):
 class SmallResNet(nn.Module):
     """Quick profile: a stride-2 stem, then 3 stages of one BasicBlock (strides 1, 2, 2).
 
-    (B, 5, S, S) -> (B, 4w, S/8, S/8); ≈ 19 M multiply-adds per 64-px image at w = 16,
+    (B, C_in, S, S) -> (B, 4w, S/8, S/8); ≈ 19 M multiply-adds per 64-px image at w = 16,
     sized for 2 CPU cores (studies/benchmarks.py measures the training throughput).
     """
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, in_channels: int):
         super().__init__()
         w = width
-        self.stem = conv_bn(IN_CHANNELS, w, stride=2)
+        self.stem = conv_bn(in_channels, w, stride=2)
         self.layer1 = BasicBlock(w, w)
         self.layer2 = BasicBlock(w, 2 * w, 2)
         self.layer3 = BasicBlock(2 * w, 4 * w, 2)
@@ -97,12 +98,12 @@ class SmallResNet(nn.Module):
 class ResNet50(nn.Module):
     """Paper profile: torchvision's ResNet-50 layout through layer4 (stride 32), as in
     integral regression (Sun et al. 2018); the detector's deconvolution head brings the
-    resolution back up. (B, 5, S, S) -> (B, 2048, S/32, S/32).
+    resolution back up. (B, C_in, S, S) -> (B, 2048, S/32, S/32).
     """
 
-    def __init__(self):
+    def __init__(self, in_channels: int):
         super().__init__()
-        self.conv1 = nn.Conv2d(IN_CHANNELS, 64, 7, 2, 3, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         cin = 64
@@ -118,14 +119,17 @@ class ResNet50(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
-def build_backbone(name: str, width: int) -> nn.Module:
-    """Backbone by name; its ``out_channels`` and ``stride`` attributes describe the output."""
+def build_backbone(name: str, width: int, in_channels: int) -> nn.Module:
+    """Backbone by name; its ``out_channels`` and ``stride`` attributes describe the output.
+
+    ``in_channels`` counts the input planes including the 2 coordinate channels.
+    """
     if name == "tiny":
-        net, stride = TinyCNN(width), 8
+        net, stride = TinyCNN(width, in_channels), 8
     elif name == "resnet_small":
-        net, stride = SmallResNet(width), 8
+        net, stride = SmallResNet(width, in_channels), 8
     elif name == "resnet50":
-        net, stride = ResNet50(), 32
+        net, stride = ResNet50(in_channels), 32
     else:
         raise ValueError(f"model.backbone: unknown backbone {name!r}")
     net.stride = stride
@@ -135,7 +139,7 @@ def build_backbone(name: str, width: int) -> nn.Module:
 def load_backbone_weights(backbone: nn.Module, path: str) -> list[str]:
     """Load a weight file (e.g. torchvision's resnet50 state dict) into ``backbone``.
 
-    The first conv's RGB filters are copied and the coordinate channels start at zero;
+    The first conv's RGB filters are copied, other input channels start at zero;
     ``fc.*`` keys are ignored. Returns the backbone keys the file did not provide.
     """
     file = Path(path)
@@ -146,7 +150,7 @@ def load_backbone_weights(backbone: nn.Module, path: str) -> list[str]:
     for key, value in state.items():
         if key not in own:
             continue
-        if key == "conv1.weight" and value.shape[1] == 3 and own[key].shape[1] == IN_CHANNELS:
+        if key == "conv1.weight" and value.shape[1] == 3 and own[key].shape[1] > 3:
             padded = torch.zeros_like(own[key])
             padded[:, :3] = value
             value = padded

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 BACKBONES = ("tiny", "resnet_small", "resnet50")
 ROOT_SOURCES = ("dataset", "triangulated")
 INIT_PRIORS = ("none", "mean_pose", "template")
+INPUTS = ("image", "image+mask", "mask")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     backbone: str = "resnet_small"   # tiny (smoke) | resnet_small (quick) | resnet50 (paper)
+    input: str = "image"             # what φ sees: image (the paper) | image+mask | mask (segmenter output)
     width: int = 32                  # base channel count of tiny / resnet_small
     heatmap_size: int = 16           # H = W of the per-joint volume
     heatmap_depth: int = 16          # D of the per-joint volume
@@ -26,6 +28,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.backbone not in BACKBONES:
             raise ValueError(f"ModelConfig.backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.input not in INPUTS:
+            raise ValueError(f"ModelConfig.input must be one of {INPUTS}, got {self.input!r}")
         if self.root not in ROOT_SOURCES:
             raise ValueError(f"ModelConfig.root must be one of {ROOT_SOURCES}, got {self.root!r}")
         if self.init_prior not in INIT_PRIORS:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from maskpose_core.geometry import normalized_to_pixels, unproject_pixels
-from maskpose_core.model.backbones import build_backbone, load_backbone_weights
+from maskpose_core.model.backbones import COORD_CHANNELS, INPUT_CHANNELS, build_backbone, load_backbone_weights
 from maskpose_core.model.config import ModelConfig
 
 Tensor = torch.Tensor
@@ -62,7 +62,7 @@ class Detector(nn.Module):
     def __init__(self, cfg: ModelConfig, image_size: int):
         super().__init__()
         self.cfg = cfg
-        self.backbone = build_backbone(cfg.backbone, cfg.width)
+        self.backbone = build_backbone(cfg.backbone, cfg.width, INPUT_CHANNELS[cfg.input] + COORD_CHANNELS)
         if cfg.weights:
             load_backbone_weights(self.backbone, cfg.weights)
         feat = image_size // self.backbone.stride
@@ -95,11 +95,18 @@ class Detector(nn.Module):
         dz = (self.grid_d.view(1, -1, 1, 1) - mz.view(-1, 1, 1, 1)) ** 2
         return -(dx + dy + dz) * inv
 
-    def forward(self, image: Tensor) -> dict[str, Tensor]:
+    def forward(self, image: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+        """image (B, 3, S, S) in [0, 1]; mask (B, S, S) 0/1, needed when ``model.input`` uses it."""
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"image must be (B, 3, S, S), got {tuple(image.shape)}")
         b, _, s, _ = image.shape
-        x = torch.cat([image, coord_channels(b, s, image)], dim=1)
+        planes = [] if self.cfg.input == "mask" else [image]
+        if self.cfg.input != "image":
+            if mask is None or mask.shape != (b, s, s):
+                raise ValueError(f"model.input={self.cfg.input!r} needs mask (B, S, S) = {(b, s, s)}, "
+                                 f"got {None if mask is None else tuple(mask.shape)}")
+            planes.append(mask.unsqueeze(1))
+        x = torch.cat([*planes, coord_channels(b, s, image)], dim=1)
         logits = self.head(self.backbone(x))                      # (B, L, D, H, W)
         if self.cfg.init_prior != "none":
             logits = logits + self._log_prior()

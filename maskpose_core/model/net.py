@@ -48,9 +48,10 @@ class MaskPoseNet(nn.Module):
             root_world = triangulate_dlt(uv.double(), batch["K"].double(), R.double(), t.double()).float()
         return world_to_camera(root_world[:, None, None, :].expand(-1, c, 1, 3), R, t).squeeze(-2)
 
-    def predict(self, image: Tensor, K: Tensor, root_cam_mm: Tensor) -> dict[str, Tensor]:
-        """Monocular: image (N, 3, S, S), K (N, 3, 3), root (N, 3) -> joints_cam_mm (N, L, 3), xy_norm."""
-        out = self.detector(image)
+    def predict(self, image: Tensor, K: Tensor, root_cam_mm: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+        """Monocular: image (N, 3, S, S), K (N, 3, 3), root (N, 3) [, mask (N, S, S)]
+        -> joints_cam_mm (N, L, 3), xy_norm (N, L, 2)."""
+        out = self.detector(image, mask)
         out["joints_cam_mm"] = self.detector.lift(out["xy_norm"], out["z_norm"], K, root_cam_mm[:, 2],
                                                   self.image_size)
         return out
@@ -61,7 +62,7 @@ class MaskPoseNet(nn.Module):
         if img.ndim != 5:
             raise ValueError(f"batch['image'] must be (B, C, 3, S, S), got {tuple(img.shape)}")
         b, c = img.shape[:2]
-        det = self.detector(img.flatten(0, 1))
+        det = self.detector(img.flatten(0, 1), batch["mask"].flatten(0, 1))
         xy = det["xy_norm"].view(b, c, -1, 2)
         root_cam = self.root_camera(batch, xy)                                    # (B, C, 3)
         joints_cam = self.detector.lift(det["xy_norm"], det["z_norm"], batch["K"].flatten(0, 1),

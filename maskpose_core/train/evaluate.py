@@ -40,7 +40,8 @@ def predict_split(net, split, *, max_samples: int = 0, sigma2: float | None = No
         b, c = batch["image"].shape[:2]
         root_cam = world_to_camera(batch["root_world_mm"][:, None, None, :].expand(-1, c, 1, 3),
                                    batch["R"], batch["t_mm"]).squeeze(-2)
-        pred = net.predict(batch["image"].flatten(0, 1), batch["K"].flatten(0, 1), root_cam.flatten(0, 1))
+        pred = net.predict(batch["image"].flatten(0, 1), batch["K"].flatten(0, 1), root_cam.flatten(0, 1),
+                           batch["mask"].flatten(0, 1))
         joints = pred["joints_cam_mm"].view(b, c, -1, 3)
         xy = pred["xy_norm"].view(b, c, -1, 2)
         m_skel = net.renderer(xy.flatten(0, 1), sigma2).view(b, c, net.renderer.size, -1)
