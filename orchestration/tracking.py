@@ -1,0 +1,261 @@
+"""MLflow tracking: one experiment per study, one run per training, parent/child for sweeps.
+
+Who writes what (STACK.md, "Fault tolerance and resume"):
+- the **driver** checks the tracking URI, creates the experiment (explicit artifact location)
+  and the run (tags, params = the flattened config, ``config.json``) *before* training, and
+  ends the run (FINISHED / FAILED / KILLED);
+- **rank 0** reopens that run by id and logs per-epoch metrics, the figure and system metrics.
+  It reads the history already logged first, so an epoch replayed after a restart is never
+  logged twice (MLflow cannot delete a metric).
+Everything goes through ``MlflowClient`` with an explicit URI: no global run, no cwd.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from orchestration.runtime import project_root
+
+log = logging.getLogger(__name__)
+
+PARAMS_PER_BATCH = 100        # MLflow's limit of params per log_batch call
+METRICS_PER_BATCH = 1000      # MLflow's limit of metrics per log_batch call
+CHECK_TIMEOUT_S = 5.0         # how long a tracking server may take to answer /health
+
+
+class TrackingUnavailableError(ConnectionError):
+    """The tracking URI cannot be reached or written; raised before any training starts."""
+
+
+# ---------------------------------------------------------------- where
+
+def default_tracking_uri() -> str:
+    """``sqlite:///<project>/mlflow.db`` (absolute: Ray changes the workers' directory)."""
+    return f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """``uri``, else ``$MLFLOW_TRACKING_URI``, else the project's SQLite file; relative
+    SQLite paths are made absolute against the current directory."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = f"sqlite:///{Path(uri[len('sqlite:///'):]).resolve()}"
+    return uri
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Artifacts of an experiment: beside a SQLite file (``<dir>/mlartifacts/<experiment>``);
+    None for a server (it serves its own artifact store)."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        return (db.parent / "mlartifacts" / experiment.replace("/", "_")).as_uri()
+    return None
+
+
+def check_tracking(uri: str, *, timeout_s: float = CHECK_TIMEOUT_S) -> None:
+    """Fail fast, naming the URI, when runs could not be recorded there."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        if not db.parent.is_dir() or not os.access(db.parent, os.W_OK):
+            raise TrackingUnavailableError(f"tracking URI {uri}: folder {db.parent} does not exist "
+                                           "or is not writable")
+        if db.exists() and not os.access(db, os.W_OK):
+            raise TrackingUnavailableError(f"tracking URI {uri}: {db} is not writable")
+        return
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as resp:
+                if resp.status != 200:
+                    raise TrackingUnavailableError(f"tracking URI {uri}: /health answered {resp.status}")
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise TrackingUnavailableError(f"tracking server at {uri} is unreachable ({reason}); "
+                                           "start it or set MLFLOW_TRACKING_URI") from None
+        return
+    try:
+        client(uri).search_experiments(max_results=1)
+    except Exception as err:  # any backend error means "cannot record runs there"
+        raise TrackingUnavailableError(f"tracking URI {uri} is unusable: {err}") from None
+
+
+def client(uri: str):
+    from mlflow.tracking import MlflowClient
+    return MlflowClient(tracking_uri=uri)
+
+
+def run_url(uri: str, experiment_id: str, run_id: str) -> str:
+    """Where a person looks at the run (a server's page, or ``mlflow ui`` for SQLite)."""
+    page = f"#/experiments/{experiment_id}/runs/{run_id}"
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{page}"
+    return f"http://127.0.0.1:5000/{page}  (run: mlflow ui --backend-store-uri {uri})"
+
+
+# ---------------------------------------------------------------- experiments and runs
+
+def ensure_experiment(uri: str, name: str) -> str:
+    """The id of experiment ``name``, created with an explicit artifact location if new."""
+    c = client(uri)
+    exp = c.get_experiment_by_name(name)
+    if exp is None:
+        return c.create_experiment(name, artifact_location=artifact_location(uri, name))
+    if exp.lifecycle_stage == "deleted":
+        c.restore_experiment(exp.experiment_id)
+    return exp.experiment_id
+
+
+def git_state(root: Path | None = None) -> dict[str, str]:
+    """``git_commit`` and ``git_dirty`` of the project checkout ('unknown' outside git)."""
+    root = root or project_root()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+
+
+def run_tags(cfg, *, study: str, variant: str, dataset_hash: str, extra: dict | None = None) -> dict[str, str]:
+    """The tags every training run carries (the study runner and reports select on them)."""
+    git = git_state()
+    tags = {
+        "study": study, "variant": variant, "seed": str(cfg.seed), "config_hash": cfg.hash,
+        "profile": cfg.profile, "dataset": cfg.data.dataset, "dataset_hash": dataset_hash,
+        **git, "mlflow.source.git.commit": git["git_commit"],
+    }
+    tags.update({k: str(v) for k, v in (extra or {}).items()})
+    return tags
+
+
+def find_run(uri: str, experiment_id: str, run_name: str, *, tags: dict[str, str] | None = None):
+    """The newest run named ``run_name`` (and carrying ``tags``) in the experiment, or None."""
+    filt = [f"attributes.run_name = '{run_name}'"]
+    filt += [f"tags.`{k}` = '{v}'" for k, v in (tags or {}).items()]
+    runs = client(uri).search_runs([experiment_id], " and ".join(filt), max_results=1,
+                                   order_by=["attributes.start_time DESC"])
+    return runs[0] if runs else None
+
+
+def create_run(uri: str, experiment_id: str, *, run_name: str, tags: dict[str, str],
+               params: dict[str, Any], parent_run_id: str | None = None,
+               config: dict | None = None) -> str:
+    """Create a RUNNING run with tags, params (chunked) and ``config.json``; return its id."""
+    c = client(uri)
+    if parent_run_id:
+        tags = {**tags, "mlflow.parentRunId": parent_run_id}
+    run = c.create_run(experiment_id, run_name=run_name, tags=tags)
+    log_params(uri, run.info.run_id, params)
+    if config is not None:
+        c.log_dict(run.info.run_id, config, "config.json")
+    return run.info.run_id
+
+
+def reopen_run(uri: str, run_id: str, params: dict[str, Any]) -> None:
+    """Mark an existing run RUNNING again for a resume; its params must not change."""
+    log_params(uri, run_id, params)
+    client(uri).update_run(run_id, status="RUNNING")
+
+
+def log_params(uri: str, run_id: str, params: dict[str, Any]) -> None:
+    """Log params in batches of ≤ 100. A param already logged with another value raises
+    ``ValueError`` (MLflow params are immutable; a resumed run must keep its config)."""
+    c = client(uri)
+    logged = c.get_run(run_id).data.params
+    changed = {k: (logged[k], str(v)) for k, v in params.items() if k in logged and logged[k] != str(v)}
+    if changed:
+        raise ValueError(f"run {run_id} already has different values for params "
+                         f"{ {k: f'{a} -> {b}' for k, (a, b) in changed.items()} }; "
+                         "a resumed run cannot change its config")
+    from mlflow.entities import Param
+    todo = [Param(k, str(v)) for k, v in params.items() if k not in logged]
+    for i in range(0, len(todo), PARAMS_PER_BATCH):
+        c.log_batch(run_id, params=todo[i:i + PARAMS_PER_BATCH])
+
+
+def end_run(uri: str, run_id: str, status: str = "FINISHED") -> None:
+    client(uri).set_terminated(run_id, status=status)
+
+
+def log_metrics_once(uri: str, run_id: str, rows: dict[int, dict[str, float]]) -> int:
+    """Log ``{step: {key: value}}`` skipping every (key, step) already in the run's history;
+    return how many values were written."""
+    from mlflow.entities import Metric
+    c = client(uri)
+    seen: dict[str, set[int]] = {}
+    todo, now = [], int(time.time() * 1000)
+    for step, metrics in sorted(rows.items()):
+        for key, value in metrics.items():
+            if key not in seen:
+                seen[key] = {m.step for m in c.get_metric_history(run_id, key)}
+            if step not in seen[key]:
+                todo.append(Metric(key, float(value), now, int(step)))
+                seen[key].add(step)
+    for i in range(0, len(todo), METRICS_PER_BATCH):
+        c.log_batch(run_id, metrics=todo[i:i + METRICS_PER_BATCH])
+    return len(todo)
+
+
+def metric_steps(uri: str, run_id: str, key: str) -> list[int]:
+    """Steps logged for ``key``, in order (tests: each epoch exactly once)."""
+    return [m.step for m in client(uri).get_metric_history(run_id, key)]
+
+
+def write_json_artifact(uri: str, run_id: str, obj: Any, name: str) -> None:
+    client(uri).log_text(run_id, json.dumps(obj, indent=1, sort_keys=True, default=str), name)
+
+
+def read_json_artifact(uri: str, run_id: str, name: str) -> Any:
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client(uri).download_artifacts(run_id, name, dst_path=tmp)
+        return json.loads(Path(local).read_text())
+
+
+class EpochLogger:
+    """Rank 0's view of a run: metrics once per epoch, the figure, system metrics.
+
+    ``EpochLogger(uri, run_id).start()`` on every (re)start of rank 0; ``log_epoch`` skips
+    epochs already in the history; ``close()`` stops the system-metrics thread.
+    """
+
+    def __init__(self, uri: str, run_id: str, *, system_metrics: bool = True):
+        self.uri, self.run_id, self.system_metrics = uri, run_id, system_metrics
+        self._monitor = None
+
+    def start(self) -> "EpochLogger":
+        if self.system_metrics and self._monitor is None:
+            try:
+                from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+                self._monitor = SystemMetricsMonitor(self.run_id, resume_logging=True, tracking_uri=self.uri)
+            except ImportError as err:  # psutil: vendored in Ray workers, not always in a plain venv
+                log.warning("system metrics off (%s); install psutil to record them", err)
+                return self
+            self._monitor.start()
+        return self
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> int:
+        return log_metrics_once(self.uri, self.run_id, {epoch: metrics})
+
+    def log_figure(self, figure, name: str) -> None:
+        """An (H, W, 3) uint8 image as a PNG artifact under ``figures/``."""
+        client(self.uri).log_image(self.run_id, figure, artifact_file=f"figures/{name}.png")
+
+    def log_file(self, path: str | os.PathLike, folder: str) -> None:
+        client(self.uri).log_artifact(self.run_id, str(path), folder)
+
+    def close(self) -> None:
+        if self._monitor is not None:
+            try:
+                self._monitor.finish()
+            except Exception as err:  # a failing monitor must not fail the training
+                log.warning("system metrics monitor did not stop cleanly: %s", err)
+            self._monitor = None

@@ -1,0 +1,110 @@
+"""MLflow tracking without Ray: SQLite in tmp_path, params in chunks, resume never logs an
+epoch twice, an unreachable tracking URI fails before any work, naming the URI."""
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from maskpose_core.config import flatten, profile_config
+from orchestration import tracking
+
+
+@pytest.fixture(scope="module")
+def uri(tmp_path_factory):
+    db = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    return f"sqlite:///{db}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_default_uri_is_absolute_sqlite_in_project(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MASKPOSE_HOME", str(tmp_path))
+    assert tracking.resolve_tracking_uri() == f"sqlite:///{tmp_path}/mlflow.db"
+    assert tracking.artifact_location(tracking.resolve_tracking_uri(), "table3") == \
+        (tmp_path / "mlartifacts" / "table3").as_uri()
+
+
+def test_env_overrides_and_relative_sqlite_made_absolute(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking:5000")
+    assert tracking.resolve_tracking_uri() == "http://tracking:5000"
+    monkeypatch.chdir(tmp_path)
+    assert tracking.resolve_tracking_uri("sqlite:///runs.db") == f"sqlite:///{tmp_path}/runs.db"
+
+
+def test_params_logged_in_chunks_of_at_most_100(uri, monkeypatch):
+    exp = tracking.ensure_experiment(uri, "chunks")
+    batches = []
+    from mlflow.tracking import MlflowClient
+    real = MlflowClient.log_batch
+
+    def spy(self, run_id, metrics=(), params=(), tags=(), **kw):
+        batches.append(len(params))
+        return real(self, run_id, metrics=metrics, params=params, tags=tags, **kw)
+    monkeypatch.setattr(MlflowClient, "log_batch", spy)
+    params = {f"p.{i:03d}": i for i in range(250)}     # 250 = 100 + 100 + 50
+    run_id = tracking.create_run(uri, exp, run_name="chunks/a", tags={"study": "chunks"}, params=params)
+    assert [b for b in batches if b] == [100, 100, 50]
+    logged = tracking.client(uri).get_run(run_id).data.params
+    assert len(logged) == 250 and logged["p.249"] == "249"
+
+
+def test_config_params_tags_and_config_json(uri):
+    cfg = profile_config("smoke")
+    exp = tracking.ensure_experiment(uri, "cfg")
+    tags = tracking.run_tags(cfg, study="cfg", variant="full", dataset_hash="abc123")
+    run_id = tracking.create_run(uri, exp, run_name="cfg/full/seed=0", tags=tags,
+                                 params=flatten(cfg), config={"a": 1})
+    run = tracking.client(uri).get_run(run_id)
+    assert run.data.params["loss.lambda_s"] == str(cfg.loss.lambda_s)
+    assert len(run.data.params) == len(flatten(cfg))
+    for key in ("study", "variant", "seed", "config_hash", "git_commit", "git_dirty",
+                "dataset_hash", "profile"):
+        assert key in run.data.tags, key
+    assert run.data.tags["config_hash"] == cfg.hash
+    assert tracking.read_json_artifact(uri, run_id, "config.json") == {"a": 1}
+    assert tracking.find_run(uri, exp, "cfg/full/seed=0").info.run_id == run_id
+
+
+def test_resume_never_logs_an_epoch_twice(uri):
+    exp = tracking.ensure_experiment(uri, "resume")
+    run_id = tracking.create_run(uri, exp, run_name="r", tags={}, params={"a": 1})
+    first = tracking.EpochLogger(uri, run_id, system_metrics=False).start()
+    first.log_epoch(0, {"train/loss": 3.0, "val/mpjpe_mm": 300.0})
+    first.log_epoch(1, {"train/loss": 2.0, "val/mpjpe_mm": 250.0})
+    # a restarted rank 0 (checkpoint one epoch behind) replays epoch 1, then goes on
+    again = tracking.EpochLogger(uri, run_id, system_metrics=False).start()
+    assert again.log_epoch(1, {"train/loss": 2.1, "val/mpjpe_mm": 251.0}) == 0
+    assert again.log_epoch(2, {"train/loss": 1.5, "val/mpjpe_mm": 200.0}) == 2
+    for key in ("train/loss", "val/mpjpe_mm"):
+        assert tracking.metric_steps(uri, run_id, key) == [0, 1, 2]
+    history = tracking.client(uri).get_metric_history(run_id, "train/loss")
+    assert [m.value for m in history] == [3.0, 2.0, 1.5]      # the first value of epoch 1 stays
+
+
+def test_resumed_run_cannot_change_a_param(uri):
+    exp = tracking.ensure_experiment(uri, "immutable")
+    run_id = tracking.create_run(uri, exp, run_name="r", tags={}, params={"loss.lambda_p": 1.0})
+    tracking.reopen_run(uri, run_id, {"loss.lambda_p": 1.0})          # same value: fine
+    with pytest.raises(ValueError, match="loss.lambda_p"):
+        tracking.reopen_run(uri, run_id, {"loss.lambda_p": 0.5})
+
+
+def test_unreachable_server_fails_fast_naming_the_uri():
+    uri = f"http://127.0.0.1:{_free_port()}"
+    t0 = time.perf_counter()
+    with pytest.raises(tracking.TrackingUnavailableError, match=uri.replace(".", r"\.")):
+        tracking.check_tracking(uri)
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_unwritable_sqlite_folder_fails_naming_the_uri(tmp_path):
+    uri = f"sqlite:///{tmp_path}/missing/dir/mlflow.db"
+    with pytest.raises(tracking.TrackingUnavailableError, match="missing/dir"):
+        tracking.check_tracking(uri)
