@@ -14,10 +14,10 @@ PROFILE_OVERRIDES: dict[str, dict[str, object]] = {
     "quick": {
         "data.image_size": 64, "data.train_frames": 8000, "data.val_frames": 1000,
         "model.backbone": "resnet_small", "model.width": 32, "model.heatmap_size": 16,
-        "model.heatmap_depth": 16,
+        "model.heatmap_depth": 16, "model.physique_width": 8,
         "loss.render_size": 32,
         "optim.batch_size": 32,
-        "train.epochs": 8,
+        "train.epochs": 2, "train.val_samples": 200,
     },
     "paper": {
         "data.image_size": 256, "data.train_frames": 0, "data.val_frames": 0,
