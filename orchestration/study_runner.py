@@ -1,0 +1,320 @@
+"""Studies as data, run by one runner: rows × seeds → config hashes → only the missing runs.
+
+A ``Study`` is a name, rows (``Row``: dotted overrides of one base config, with flags for the
+mean-pose baseline, the supervised reference, evaluation on another data set and which metrics
+the row reads), seeds, a data set and a profile. ``plan_study`` turns it into ``Planned`` runs,
+each with the hash that is its identity in MLflow (tag ``config_hash``); unknown override keys,
+rows or data sets fail there, before any work. ``orchestration.study_exec`` runs what MLflow
+lacks, ``orchestration.study_report`` writes the tables, ``orchestration.study_cli`` is the
+command line every ``studies/*.py`` script shares.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from maskpose_core.config import ExperimentConfig, apply_overrides, flatten, profile_config
+from maskpose_core.data.configs import DATASETS, DataConfig
+from maskpose_core.metrics import METRIC_KEYS
+
+KINDS = ("train", "baseline", "reference", "unavailable")
+VIEWS = ("plain", "flip", "spp")      # val/<key>, val/<key † version> (SF), val_spp/<key>
+LABEL_FREE_KEYS = ("mask_iou", "loss_skeleton")
+SYNTHETIC = ("cmu-mv4", "cmu-3dhp-rig")
+UNLABELLED = ("wild",)                # data sets without 3D labels (no mean-pose baseline)
+REF = "@"                             # override value "@loss.sigma2": copy that key's value
+_SLUG = {"ψ": "psi", "Δ": "Delta", "σ": "sigma", "²": "2", "†": "flip", "λ": "lambda", "+": "plus"}
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A table column: our metric ``key`` (metrics.py) × ``scale``, beside paper column ``paper``."""
+    key: str
+    label: str
+    paper: str = ""        # column of paper_tables.csv ("" = the paper has none)
+    scale: float = 1.0     # ours × scale (mm → cm: 0.1)
+    digits: int = 1
+
+    def __post_init__(self):
+        if self.key not in METRIC_KEYS + LABEL_FREE_KEYS:
+            raise ValueError(f"Metric.key {self.key!r} is not a logged metric; choose one of "
+                             f"{METRIC_KEYS + LABEL_FREE_KEYS}")
+
+    def logged_key(self, view: str) -> str:
+        """The MLflow key a row with ``view`` reads (``val/…``, its † version, ``val_spp/…``)."""
+        key = self.key
+        if view == "flip" and key in METRIC_KEYS:
+            stem, unit = key.rsplit("_", 1)
+            key = f"{stem}_flip_{unit}" if f"{stem}_flip_{unit}" in METRIC_KEYS else key
+        return f"{'val_spp' if view == 'spp' else 'val'}/{key}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One table row: a variant of the study's base config, run for ``seeds`` seeds.
+
+    kind  train (the method) | reference (``loss.mode=supervised_reference``, uses 3D labels) |
+          baseline (the mean training pose, computed, no training) | unavailable (cannot run
+          honestly yet; ``note`` says which feature is missing — shown, never faked)
+    view  which metrics of the runs fill the row: plain, flip († = supervised flip, SF), spp
+    evaluate_on  ``data.*`` overrides: evaluate the trained checkpoints on that data set (own runs)
+    """
+    name: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    seeds: int | None = None          # None = the study's default
+    kind: str = "train"
+    view: str = "plain"
+    evaluate_on: Mapping[str, Any] | None = None
+    group: str = ""
+    paper: str = ""                   # method name in paper_tables.csv (the study's table)
+    note: str = ""
+
+    def __post_init__(self):
+        if not self.name.strip():
+            raise ValueError("Row.name must not be empty")
+        if self.kind not in KINDS:
+            raise ValueError(f"Row {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.view not in VIEWS:
+            raise ValueError(f"Row {self.name!r}: view must be one of {VIEWS}, got {self.view!r}")
+        if self.seeds is not None and self.seeds < 1:
+            raise ValueError(f"Row {self.name!r}: seeds must be >= 1, got {self.seeds}")
+        if self.kind == "unavailable" and not self.note:
+            raise ValueError(f"Row {self.name!r}: an unavailable row must say why (Row.note)")
+        bad = [k for k in (self.evaluate_on or {}) if not k.startswith("data.")]
+        if bad:
+            raise ValueError(f"Row {self.name!r}: evaluate_on takes data.* keys only, got {bad}")
+
+    @property
+    def slug(self) -> str:
+        """ASCII name for run names and folders (``wo ψ,G`` → ``wo-psi-G``)."""
+        text = "".join(_SLUG.get(ch, ch) for ch in self.name)
+        return re.sub(r"[^A-Za-z0-9.=]+", "-", text).strip("-") or "row"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Study:
+    """A table: rows × seeds on one data set and profile (see the module docstring)."""
+    name: str                          # MLflow experiment and reports/<name>.md
+    title: str
+    rows: tuple[Row, ...]
+    metrics: tuple[Metric, ...]
+    seeds: int = 1                     # default seeds of a row
+    dataset: str = "cmu-mv4"           # training data set
+    profile: str = "quick"
+    base: Mapping[str, Any] = field(default_factory=dict)            # every row, every profile
+    profile_base: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # budget per profile
+    paper_table: str = ""              # "1" | "2" | "3" | "" (paper_tables.csv ``table``)
+    paper_dataset: str = ""            # the data set of the paper's numbers
+    budget_hours: float = 0.0          # warn when the estimate exceeds it (0 = none)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise ValueError(f"Study.name must be a plain file name, got {self.name!r}")
+        if not self.rows or not self.metrics:
+            raise ValueError(f"Study {self.name!r} needs at least one row and one metric")
+        names = [r.name for r in self.rows]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"Study {self.name!r}: duplicate row names {dup}")
+        if self.seeds < 1:
+            raise ValueError(f"Study.seeds must be >= 1, got {self.seeds}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"Study.dataset must be one of {DATASETS}, got {self.dataset!r}")
+
+    def select(self, names: list[str] | None) -> "Study":
+        """Only the rows named (``--rows``); an unknown name raises listing the valid ones."""
+        if not names:
+            return self
+        known = {r.name for r in self.rows} | {r.slug for r in self.rows}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown row(s) {unknown} in study {self.name!r}; rows are "
+                             f"{[r.name for r in self.rows]}")
+        return replace(self, rows=tuple(r for r in self.rows if r.name in names or r.slug in names))
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One row × seed. ``hash`` identifies the run whose metrics fill the table: the training
+    config's hash, or for eval rows / the baseline a hash of what they are computed from."""
+    row: Row
+    seed: int
+    cfg: ExperimentConfig | None       # the training config (None: unavailable row)
+    hash: str
+    train_hash: str = ""               # eval rows: the training run they evaluate
+    eval_data: DataConfig | None = None
+
+    @property
+    def action(self) -> str:
+        """train | eval | baseline | unavailable: what producing this run takes."""
+        if self.row.kind in ("baseline", "unavailable"):
+            return self.row.kind
+        return "eval" if self.eval_data is not None else "train"
+
+
+# ---------------------------------------------------------------- planning
+
+def base_config(study: Study, *, profile: str, overrides: Mapping[str, Any] | None = None,
+                raw_root: str = "") -> ExperimentConfig:
+    """Profile sizes, the study's budget for that profile, its base, the data set, then the
+    command line's overrides (last word)."""
+    cfg = profile_config(profile)
+    layers = [study.profile_base.get(profile, {}), study.base, {"data.dataset": study.dataset},
+              overrides or {}]
+    for layer in layers:
+        cfg = apply_overrides(cfg, dict(layer))
+    return replace(cfg, data=_with_raw_root(cfg.data, raw_root))
+
+
+def _with_raw_root(data: DataConfig, raw_root: str) -> DataConfig:
+    """Real data sets read their raw folder from ``data.root`` (part of the hash); synthetic
+    ones are built under the runner's ``--data-root`` (not part of the hash)."""
+    if data.dataset in SYNTHETIC:
+        return data
+    root = data.root or raw_root
+    if not root:
+        raise ValueError(f"data set {data.dataset!r} is not built in: give its raw folder with "
+                         f"--raw-root DIR (DataConfig.root)")
+    path = Path(root).expanduser().resolve()
+    if not path.is_dir():
+        raise FileNotFoundError(f"data set {data.dataset!r}: raw folder {path} does not exist")
+    return replace(data, root=str(path))
+
+
+def row_config(base: ExperimentConfig, row: Row, seed: int) -> ExperimentConfig:
+    """``base`` + the row's overrides + the seed; ``"@key"`` values copy another key's value."""
+    plain = {k: v for k, v in row.overrides.items() if not (isinstance(v, str) and v.startswith(REF))}
+    refs = {k: v[len(REF):] for k, v in row.overrides.items() if k not in plain}
+    try:
+        flat = {**flatten(base), **plain}
+        missing = [v for v in refs.values() if v not in flat]
+        if missing:
+            raise ValueError(f"override reference(s) {[REF + m for m in missing]} name no config key")
+        cfg = apply_overrides(base, {**plain, **{k: flat[v] for k, v in refs.items()}, "seed": seed})
+    except ValueError as err:
+        raise ValueError(f"row {row.name!r}: {err}") from None
+    supervised = cfg.loss.mode == "supervised_reference"
+    if supervised != (row.kind == "reference"):
+        raise ValueError(f"row {row.name!r}: loss.mode={cfg.loss.mode!r} needs kind="
+                         f"{'reference' if supervised else 'train'} (3D-label rows are REFERENCE rows)")
+    return cfg
+
+
+def eval_data_config(cfg: ExperimentConfig, row: Row, raw_root: str) -> DataConfig | None:
+    if not row.evaluate_on:
+        return None
+    data = replace(cfg.data, root="")
+    try:
+        for key, value in row.evaluate_on.items():
+            data = apply_overrides(replace(cfg, data=data), {key: value}).data
+    except ValueError as err:
+        raise ValueError(f"row {row.name!r} evaluate_on: {err}") from None
+    return _with_raw_root(data, raw_root)
+
+
+def plan_study(study: Study, *, profile: str | None = None, seeds: int | None = None,
+               overrides: Mapping[str, Any] | None = None, raw_root: str = "") -> list[Planned]:
+    """Every row × seed of ``study``; ``seeds`` (``--seeds K``) replaces every row's count."""
+    if seeds is not None and seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    base = base_config(study, profile=profile or study.profile, overrides=overrides, raw_root=raw_root)
+    out: list[Planned] = []
+    for row in study.rows:
+        if row.kind == "unavailable":
+            out.append(Planned(row, 0, None, f"unavailable:{row.slug}"))
+            continue
+        if row.kind == "baseline":
+            out.append(_plan_baseline(base, row, raw_root))
+            continue
+        for seed in range(seeds or row.seeds or study.seeds):
+            cfg = row_config(base, row, seed)
+            eval_data = eval_data_config(cfg, row, raw_root)
+            if eval_data is None:
+                out.append(Planned(row, seed, cfg, cfg.hash))
+            else:
+                h = _digest({"kind": "eval", "train": cfg.hash, "eval_data": flatten(eval_data)})
+                out.append(Planned(row, seed, cfg, h, train_hash=cfg.hash, eval_data=eval_data))
+    return out
+
+
+def _plan_baseline(base: ExperimentConfig, row: Row, raw_root: str) -> Planned:
+    """The mean training pose on the evaluation split: deterministic, one 'seed'."""
+    cfg = row_config(base, row, 0)
+    eval_data = eval_data_config(cfg, row, raw_root) or cfg.data
+    if eval_data.dataset in UNLABELLED:
+        return Planned(replace(row, kind="unavailable", note=f"{eval_data.dataset} has no 3D labels"),
+                       0, None, f"unavailable:{row.slug}")
+    h = _digest({"kind": "mean_pose", "train_data": flatten(cfg.data), "eval_data": flatten(eval_data)})
+    return Planned(row, 0, cfg, h, eval_data=eval_data)
+
+
+def training_runs(plan: list[Planned]) -> list[tuple[str, Planned]]:
+    """(training hash, planned) for every distinct training the plan needs, seed-major (seed 0
+    of every row first: an interrupted study then has every row)."""
+    seen: dict[str, Planned] = {}
+    for p in sorted(plan, key=lambda q: q.seed):
+        if p.action in ("train", "eval"):
+            seen.setdefault(p.train_hash or p.hash, p)
+    return list(seen.items())
+
+
+def planned_seeds(plan: list[Planned], row: Row) -> int:
+    return sum(1 for p in plan if p.row.name == row.name)
+
+
+# ---------------------------------------------------------------- what several studies share
+
+# Quick-profile budget of every study (so their identical rows share runs — Table 3's "Full" is
+# Table 1's "Ours" and Table 2's training): the ablation's 22 trainings must fit in 3 h on the
+# shared 2-core machine. Measured here (2026-11, other jobs running): 4–6.5 s per quick step,
+# ≈ 35 s for the final evaluation on the whole val split; the quick profile's own 8 × 250 steps
+# would take ≈ 2.5 h per training. So: 4 epochs × 20 steps, 64 val moments between epochs.
+QUICK_BUDGET = {"quick": {"train.epochs": 4, "train.steps_per_epoch": 20, "train.val_samples": 64}}
+EVAL_ONLY_TRAIN_FRAMES = 64     # an evaluation-only synthetic set: its train split is never used
+
+BASELINE = Row(name="mean-pose baseline", kind="baseline", group="baselines",
+               note="the mean root-relative training pose at the ground-truth root; no training")
+REFERENCE = Row(name="supervised reference", kind="reference", seeds=1, group="baselines",
+                overrides={"loss.mode": "supervised_reference"},
+                note="the same network trained on 3D labels: an upper reference, not the method")
+
+MPJPE = Metric("mpjpe_mm", "MPJPE (mm)", paper="mpjpe_mm")
+MPJPE_FLIP = Metric("mpjpe_flip_mm", "MPJPE † (mm)")
+P_MPJPE = Metric("p_mpjpe_mm", "P-MPJPE (mm)", paper="p_mpjpe_mm")
+AR = Metric("ambiguity_ratio_pct", "AR (%)", paper="ambiguity_ratio_pct", digits=2)
+TABLE3_METRICS = (MPJPE, AR, MPJPE_FLIP, Metric("p_mpjpe_mm", "P-MPJPE (mm)"))
+
+
+def table3_rows(seeds: int = 3) -> tuple[Row, ...]:
+    """The paper's Table 3 (shape-reconstruction ablation); ``Full`` is the base config."""
+    group = "Table 3"
+    return (Row(name="wo ψ,G,Δ", seeds=seeds, group=group, paper="wo psi, G, Delta",
+                overrides={"model.physique": False, "loss.geodesic": False, "loss.delta": False}),
+            Row(name="wo ψ,G", seeds=seeds, group=group, paper="wo psi, G",
+                overrides={"model.physique": False, "loss.geodesic": False}),
+            Row(name="wo G", seeds=seeds, group=group, paper="wo G", overrides={"loss.geodesic": False}),
+            Row(name="Full", seeds=seeds, group=group, paper="Full"))
+
+TABLE3_STUDY = Study(
+    name="table3_shape",
+    title="Table 3 — shape reconstruction ablation (MPJPE, Ambiguity Ratio)",
+    rows=table3_rows(seeds=3) + (BASELINE, REFERENCE),
+    metrics=TABLE3_METRICS,
+    seeds=3,
+    profile_base=QUICK_BUDGET,
+    paper_table="3",
+    paper_dataset="Human3.6M",
+    notes=("AR (Ambiguity Ratio): per joint, how many of the C views swap it with its left/right "
+           "partner, min(k, C−k)/C averaged (authors' code); lower is better.",
+           "MPJPE † and P-MPJPE are not in the paper's Table 3; † is the better of a prediction and "
+           "its left-right mirror, per sample."),
+)

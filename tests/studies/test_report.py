@@ -1,0 +1,110 @@
+"""Tables are computed from MLflow runs: planted runs with known metrics appear with their values;
+missing and failed seeds are counted, never dropped; paper numbers stay in their own columns;
+files are replaced atomically.
+
+Hand-computed: seeds with MPJPE 100 and 110 → mean 105.0, sample std √50 = 7.07 → "105.0 ± 7.1".
+"""
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from orchestration import study_report, tracking
+from orchestration.study_report import ReportContext, pick_runs, runs_frame, write_study_reports
+from orchestration.study_runner import TABLE3_STUDY, plan_study
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def plant(uri: str, config_hash: str, metrics: dict, *, status: str = "FINISHED",
+          params: dict | None = None) -> str:
+    """A run as the runner would find it: tagged with the hash, the config as params."""
+    exp = tracking.ensure_experiment(uri, "planted")
+    run_id = tracking.create_run(uri, exp, run_name=f"planted/{config_hash}", params=params or {"profile": "smoke"},
+                                 tags={"config_hash": config_hash, "kind": "train"})
+    tracking.log_metrics_once(uri, run_id, {0: metrics})
+    tracking.end_run(uri, run_id, status)
+    return run_id
+
+
+def _full(plan):
+    return [p for p in plan if p.row.name == "Full"]
+
+
+def _ctx(uri: str) -> ReportContext:
+    return ReportContext(command="test", profile="smoke", dataset="cmu-mv4", overrides={}, tracking_uri=uri,
+                         git_commit="abc", git_dirty="false", wall_s=1.0, trained=0, skipped=0)
+
+
+def test_planted_runs_fill_the_table_and_nothing_is_trained(store, run_study, caplog):
+    caplog.set_level(logging.INFO)
+    plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=2))
+    ids = [plant(store.uri, p.hash, {"val/mpjpe_mm": v, "val/ambiguity_ratio_pct": ar})
+           for p, v, ar in zip(plan, (100.0, 110.0), (5.0, 7.0))]
+    assert run_study("table3_shape", store.args("--rows", "Full", seeds=2)) == 0
+    md = (store.reports / "table3_shape.md").read_text()
+    full = next(line for line in md.splitlines() if line.startswith("| Full |"))
+    assert "105.0 ± 7.1 (2/2)" in full and "6.00 ± 1.41 (2/2)" in full
+    assert full.rstrip(" |").endswith("95.9 | 20.33")                # the paper's, in its own columns
+    summary = pd.read_csv(store.reports / "table3_shape.csv")
+    assert summary.loc[0, "MPJPE (mm) mean"] == pytest.approx(105.0)
+    assert summary.loc[0, "paper MPJPE (mm)"] == pytest.approx(95.9)
+    assert set(summary.loc[0, "run_ids"].split(";")) == set(ids)
+    assert len(store.runs()) == 2                                     # no training, no extra run
+    assert f"skip Full seed=0: finished run {ids[0]}" in caplog.text
+    assert (store.reports / "README.md").is_file() and (store.reports / "table3_shape.png").stat().st_size > 1000
+
+
+def test_missing_and_failed_seeds_are_counted_and_listed(store):
+    plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=3))
+    plant(store.uri, plan[0].hash, {"val/mpjpe_mm": 100.0, "val/ambiguity_ratio_pct": 5.0})
+    plant(store.uri, plan[1].hash, {"val/mpjpe_mm": 110.0, "val/ambiguity_ratio_pct": 7.0})
+    failed = plant(store.uri, plan[2].hash, {"val/mpjpe_mm": 1.0}, status="FAILED")
+    write_study_reports(TABLE3_STUDY.select(["Full"]), plan, pick_runs(runs_frame(store.uri)),
+                        study_report.load_paper_table(), _ctx(store.uri), store.reports)
+    md = (store.reports / "table3_shape.md").read_text()
+    assert "105.0 ± 7.1 (2/3)" in md                                   # the FAILED run's 1.0 is not averaged in
+    assert f"- Full seed=2: FAILED (run {failed})" in md
+    runs = pd.read_csv(store.reports / "table3_shape_runs.csv")
+    assert list(runs["status"]) == ["FINISHED", "FINISHED", "FAILED"]
+
+
+def test_a_finished_run_without_the_metric_shows_na_not_a_smaller_mean(store):
+    plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=2))
+    plant(store.uri, plan[0].hash, {"val/mpjpe_mm": 100.0, "val/ambiguity_ratio_pct": 5.0})
+    plant(store.uri, plan[1].hash, {"val/mpjpe_mm": 110.0})
+    write_study_reports(TABLE3_STUDY.select(["Full"]), plan, pick_runs(runs_frame(store.uri)),
+                        study_report.load_paper_table(), _ctx(store.uri), store.reports)
+    full = next(line for line in (store.reports / "table3_shape.md").read_text().splitlines()
+                if line.startswith("| Full |"))
+    assert "105.0 ± 7.1 (2/2)" in full and "n/a (2/2)" in full
+
+
+def test_newest_finished_run_wins_and_a_sweep_parent_is_not_a_result(store):
+    h = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=1))[0].hash
+    plant(store.uri, h, {"val/mpjpe_mm": 1.0})
+    newer = plant(store.uri, h, {"val/mpjpe_mm": 2.0})
+    plant(store.uri, h, {"val/mpjpe_mm": 3.0}, status="FAILED")
+    exp = tracking.ensure_experiment(store.uri, "sweep")
+    tracking.create_run(store.uri, exp, run_name="sweep", tags={"config_hash": h, "variant": "sweep"},
+                        params={"search.trials": 2})                  # as orchestration.tune tags its parent
+    picked = pick_runs(runs_frame(store.uri))
+    assert picked.loc[h, "run_id"] == newer
+
+
+def test_a_failure_while_computing_leaves_the_old_files_untouched(store, monkeypatch):
+    plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=1))
+    store.reports.mkdir(parents=True)
+    for suffix in (".md", ".csv", ".png"):
+        (store.reports / f"table3_shape{suffix}").write_text("good")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(study_report, "plot_png", broken)
+    with pytest.raises(RuntimeError):
+        write_study_reports(TABLE3_STUDY.select(["Full"]), plan, pick_runs(runs_frame(store.uri)),
+                            study_report.load_paper_table(), _ctx(store.uri), store.reports)
+    assert all((store.reports / f"table3_shape{s}").read_text() == "good" for s in (".md", ".csv", ".png"))
+    assert not list(store.reports.glob(".*tmp*"))

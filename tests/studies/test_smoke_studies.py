@@ -1,0 +1,106 @@
+"""Every study at the smoke profile, for real (1 seed; the ablation on a subset of its rows).
+
+The studies share one MLflow store in this module, as they do in real use: Table 3's ``Full`` is
+Table 1's ``Ours`` and Table 2's training, so later studies train only what is new to them.
+Run again, a study trains nothing; interrupted, it keeps the old report and continues.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _row(md: str, name: str) -> list[str]:
+    line = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_table3_runs_every_row_then_a_rerun_trains_nothing(shared_store, run_study, caplog):
+    caplog.set_level(logging.INFO)
+    assert run_study("table3_shape", shared_store.args()) == 0
+    md = (shared_store.reports / "table3_shape.md").read_text()
+    for field in ("- data set: cmu-mv4", "- profile: smoke", "- seeds:", "- git commit:", "- date:"):
+        assert field in md
+    assert "| row | group | kind | UP | T | SF |" in md
+    for name in ("wo ψ,G,Δ", "wo ψ,G", "wo G", "Full", "mean-pose baseline", "supervised reference"):
+        assert "(1/1)" in _row(md, name)[6]
+    assert _row(md, "mean-pose baseline")[2].startswith("BASELINE")
+    assert _row(md, "supervised reference")[2].startswith("REFERENCE")
+    runs = shared_store.runs()
+    caplog.clear()
+    assert run_study("table3_shape", shared_store.args()) == 0
+    assert len(shared_store.runs()) == len(runs)                          # nothing new
+    for name in ("wo ψ,G,Δ", "wo ψ,G", "wo G", "Full", "mean-pose baseline", "supervised reference"):
+        assert f"skip {name} seed=0: finished run" in caplog.text
+
+
+def test_table1_reads_ours_and_ours_flip_from_the_same_runs(shared_store, run_study):
+    assert run_study("table1_h36m", shared_store.args()) == 0
+    summary = pd.read_csv(shared_store.reports / "table1_h36m.csv").set_index("row")
+    assert summary.loc["Ours", "run_ids"] == summary.loc["Ours †", "run_ids"]
+    assert summary.loc["Ours †", "SF"] == "yes" and summary.loc["Ours", "SF"] == "no"
+    assert summary.loc["Ours (SPP)", "n"] == 1 and "SPP" in summary.loc["Ours (SPP)", "kind"]
+    assert summary.loc["Ours", "paper MPJPE (mm)"] == pytest.approx(95.9)
+
+
+def test_table2_evaluates_the_trained_checkpoints_on_the_second_rig(shared_store, run_study):
+    assert run_study("table2_3dhp", shared_store.args()) == 0
+    runs = shared_store.runs()
+    evals = runs[runs["tags.kind"] == "eval"]
+    assert set(evals["tags.dataset"]) == {"cmu-3dhp-rig"} and len(evals) >= 3
+    sources = set(evals["tags.source_run_id"])
+    assert sources <= set(runs["run_id"])                              # linked to training runs
+    summary = pd.read_csv(shared_store.reports / "table2_3dhp.csv").set_index("row")
+    cm = summary.loc["Ours", "MPJPE (cm) mean"]
+    mm = runs.set_index("run_id").loc[summary.loc["Ours", "run_ids"], "metrics.val/mpjpe_mm"]
+    assert cm == pytest.approx(mm / 10)
+    assert "evaluated on cmu-3dhp-rig" in (shared_store.reports / "table2_3dhp.md").read_text()
+
+
+def test_in_the_wild_runs_what_the_core_allows_and_says_what_it_does_not(shared_store, run_study):
+    assert run_study("in_the_wild", shared_store.args()) == 0
+    md = (shared_store.reports / "in_the_wild.md").read_text()
+    assert _row(md, "source + target (cmu-3dhp-rig) masks")[2] == "not run"
+    assert "## Rows not run" in md and "mix of data sets" in md
+    assert "(1/1)" in _row(md, "target only (cmu-3dhp-rig), single-view masks")[6]
+
+
+def test_ablation_writes_its_report_and_table3s(shared_store, run_study):
+    rows = ["Full", "joint Gaussian maps", "wo coarse-to-fine"]
+    assert run_study("ablation", shared_store.args("--rows", *rows)) == 0
+    md = (shared_store.reports / "ablation.md").read_text()
+    assert all("(1/1)" in _row(md, r)[6] for r in rows)
+    assert (shared_store.reports / "table3_shape.md").is_file()
+    index = (shared_store.reports / "README.md").read_text()
+    assert "[ablation.md](ablation.md)" in index and "ray job submit" in index and "ray submit" in index
+
+
+def test_interrupted_study_keeps_the_old_report_and_the_rerun_continues(shared_store, run_study, caplog):
+    old = (shared_store.reports / "ablation.md").read_text()
+    rows = ["sum over bones", "wo ψ"]
+    cmd = [sys.executable, str(REPO / "studies" / "ablation.py"), *shared_store.args("--rows", *rows)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stderr:
+            if "finished sum over bones seed=0" in line:
+                proc.send_signal(signal.SIGINT)                      # as Ctrl-C, during "wo ψ"
+                break
+        assert proc.wait(timeout=120) == 130
+    finally:
+        proc.kill()
+    assert (shared_store.reports / "ablation.md").read_text() == old
+    caplog.set_level(logging.INFO)
+    assert run_study("ablation", shared_store.args("--rows", *rows)) == 0
+    assert "skip sum over bones seed=0: finished run" in caplog.text
+    md = (shared_store.reports / "ablation.md").read_text()
+    assert all("(1/1)" in _row(md, r)[6] for r in rows)
