@@ -36,9 +36,9 @@ log = logging.getLogger("maskpose.study")
 
 # Fallback estimate when MLflow has no finished run of the same size: seconds per training
 # step and fixed seconds per run (start-up, final full evaluation), measured on the shared
-# 2-core CPU machine of this project (smoke 2026-11; quick with 2 other jobs running).
-STEP_S = {"smoke": 0.5, "quick": 4.5}
-FIXED_S = {"smoke": 4.0, "quick": 90.0}
+# 2-core CPU machine of this project (2026-11-24, other jobs running; see QUICK_BUDGET).
+STEP_S = {"smoke": 0.5, "quick": 3.5}
+FIXED_S = {"smoke": 4.0, "quick": 70.0}
 SIZE_PARAMS = ("train.epochs", "train.steps_per_epoch", "data.train_frames", "optim.batch_size",
                "model.backbone", "data.image_size", "train.device")
 

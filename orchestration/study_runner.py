@@ -275,9 +275,10 @@ def planned_seeds(plan: list[Planned], row: Row) -> int:
 
 # Quick-profile budget of every study (so their identical rows share runs — Table 3's "Full" is
 # Table 1's "Ours" and Table 2's training): the ablation's 22 trainings must fit in 3 h on the
-# shared 2-core machine. Measured here (2026-11, other jobs running): 4–6.5 s per quick step,
-# ≈ 35 s for the final evaluation on the whole val split; the quick profile's own 8 × 250 steps
-# would take ≈ 2.5 h per training. So: 4 epochs × 20 steps, 64 val moments between epochs.
+# shared 2-core machine. Measured here (2026-11-24, quick profile of commit 777aadf, load 5–7 from
+# other jobs): 3–4 s per step, ≈ 60 s for the final evaluation on the whole val split; the
+# profile's own 2 × 250 steps would take ≈ 30 min per training. So: 4 epochs × 20 steps, 64 val
+# moments between epochs → ≈ 6 min per training, 22 × 6 ≈ 2.2 h (the dry run prints the estimate).
 QUICK_BUDGET = {"quick": {"train.epochs": 4, "train.steps_per_epoch": 20, "train.val_samples": 64}}
 EVAL_ONLY_TRAIN_FRAMES = 64     # an evaluation-only synthetic set: its train split is never used
 
