@@ -1,0 +1,142 @@
+"""Performance figures -> reports/benchmarks.md. Ratios are measured side by side in one run.
+
+    python studies/benchmarks.py [--profile quick] [--skip-ray]
+
+Core: skeleton-mask render (fast hand-written gradients vs the per-bone Python loop vs the
+memory-bandwidth bound of writing the output), training-step and evaluation throughput.
+Orchestration: Ray Train with 1 worker vs the plain ``fit``, 2 workers vs 1, Tune overhead
+per trial (``--skip-ray`` leaves them out).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from maskpose_core.config import profile_config
+from maskpose_core.render.skeleton_mask import render_segments_loop, render_skeleton, segment_sigma2
+from maskpose_core.skeleton import landmark_segments
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def best_of(fn, repeats: int = 5) -> float:
+    """Best wall time of ``repeats`` calls (s), after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench_render(n: int = 512, size: int = 32) -> list[tuple[str, str]]:
+    torch.manual_seed(0)
+    pts = torch.rand(n, 17, 2) * 1.6 - 0.8
+    segs = torch.tensor(landmark_segments(17, delta=True))
+    s2 = segment_sigma2(17, delta=True, sigma2=0.02, arm_factor=0.5)
+    fast = render_skeleton(pts, segs, s2, size)
+    loop = render_segments_loop(pts, segs, s2, size)
+    err = float((fast - loop).abs().max())
+    t_fast = best_of(lambda: render_skeleton(pts, segs, s2, size))
+    t_loop = best_of(lambda: render_segments_loop(pts, segs, s2, size), repeats=3)
+    # forward + backward, the training path
+    p = pts.clone().requires_grad_(True)
+    w = torch.rand(n, size, size)
+
+    def fwd_bwd(render):
+        p.grad = None
+        (render(p, segs, s2, size) * w).sum().backward()
+    t_fast_fb = best_of(lambda: fwd_bwd(render_skeleton))
+    t_loop_fb = best_of(lambda: fwd_bwd(render_segments_loop), repeats=3)
+    # memory-bandwidth bound: time to write the same number of output bytes
+    big = torch.empty(64 * 1024 * 1024 // 4)
+    t_fill = best_of(lambda: big.fill_(1.0))
+    bandwidth = big.numel() * 4 / t_fill                            # bytes/s
+    t_bound = n * size * size * 4 / bandwidth
+    return [
+        ("render fwd, fast (masks/s)", f"{n / t_fast:,.0f}"),
+        ("render fwd, per-bone loop (masks/s)", f"{n / t_loop:,.0f}"),
+        ("render fwd speed-up fast / loop", f"{t_loop / t_fast:.1f}×"),
+        ("render fwd+bwd, fast (masks/s)", f"{n / t_fast_fb:,.0f}"),
+        ("render fwd+bwd, per-bone loop (masks/s)", f"{n / t_loop_fb:,.0f}"),
+        ("render fwd+bwd speed-up fast / loop", f"{t_loop_fb / t_fast_fb:.1f}×"),
+        ("max |fast − loop|", f"{err:.1e}"),
+        ("write bandwidth (GB/s, tensor fill)", f"{bandwidth / 1e9:.1f}"),
+        ("output-write bound (masks/s)", f"{n / t_bound:,.0f}"),
+        ("fast render / write bound", f"{t_bound / t_fast:.3f} (1.0 = as fast as writing the output)"),
+    ]
+
+
+def bench_training(profile: str) -> list[tuple[str, str]]:
+    from maskpose_core.data.registry import load_data
+    from maskpose_core.train.evaluate import evaluate
+    from maskpose_core.train.fit import build_model
+    cfg = profile_config(profile)
+    data = load_data(cfg.data, progress=False)
+    data.train.load_in_memory()
+    net = build_model(cfg, data)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr)
+    loader = torch.utils.data.DataLoader(data.train, batch_size=cfg.optim.batch_size, shuffle=True)
+    batches = [b for b, _ in zip(loader, range(4))]
+
+    def step(i=[0]):
+        b = batches[i[0] % len(batches)]
+        i[0] += 1
+        out = net(b, sigma2=cfg.loss.sigma2, physique_on=True)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    t_step = best_of(step, repeats=4)
+    n_eval = min(256, len(data.val))
+    t_eval = best_of(lambda: evaluate(net, data.val, max_samples=n_eval), repeats=2)
+    views = data.train.num_views
+    return [
+        (f"training step ({profile}, batch {cfg.optim.batch_size} moments × {views} views)", f"{t_step:.3f} s"),
+        ("training throughput (moments/s)", f"{cfg.optim.batch_size / t_step:.1f}"),
+        ("training throughput (images/s)", f"{cfg.optim.batch_size * views / t_step:.1f}"),
+        ("evaluation throughput (images/s, monocular)", f"{n_eval * views / t_eval:.1f}"),
+    ]
+
+
+def _git() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
+    ap.add_argument("--skip-ray", action="store_true", help="leave out the Ray Train / Tune measurements")
+    ap.add_argument("--out", default=str(REPO / "reports" / "benchmarks.md"))
+    args = ap.parse_args(argv)
+    sections = [("Skeleton mask (512 masks of 32×32, 24 segments)", bench_render()),
+                (f"Training and evaluation ({args.profile} profile)", bench_training(args.profile))]
+    if not args.skip_ray:
+        from orchestration.benchmarks import bench_orchestration
+        sections.append(("Orchestration (Ray Train / Tune)", bench_orchestration(args.profile)))
+    lines = ["# Benchmarks", "",
+             f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads; "
+             f"torch {torch.__version__}; commit {_git()}; {datetime.date.today()}.",
+             "Every ratio is measured side by side in this one run (best of several repeats).", ""]
+    for title, rows in sections:
+        lines += [f"## {title}", "", "| measure | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(out)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
