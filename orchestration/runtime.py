@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,9 +86,24 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> di
     if not ray.is_initialized():
         target = (address or os.environ.get("RAY_ADDRESS") or os.environ.get(RAY_ADDRESS_ENV)
                   or "local")
-        kwargs = {"num_cpus": num_cpus} if target == "local" and num_cpus else {}
+        kwargs = _local_instance_kwargs(num_cpus) if target == "local" else {}
         ray.init(address=target, log_to_driver=True, **kwargs)
     return dict(ray.cluster_resources())
+
+
+def _local_instance_kwargs(num_cpus: int | None) -> dict:
+    """A local instance whose processes find *its* dashboard even when other Ray instances run on
+    the same host. Measured here: without ``RAY_API_SERVER_ADDRESS``, Ray Train's placement-group
+    cleaner fails with "Found multiple active Ray instances" and a failed run's CPUs stay held."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = f"http://127.0.0.1:{port}"   # for Ray's processes only: this process's env is untouched
+    kwargs = {"include_dashboard": True, "dashboard_host": "127.0.0.1", "dashboard_port": port,
+              "runtime_env": {"env_vars": {"RAY_API_SERVER_ADDRESS": api}}}
+    if num_cpus:
+        kwargs["num_cpus"] = num_cpus
+    return kwargs
 
 
 def job_placement_groups() -> set[str]:

@@ -253,9 +253,15 @@ class EpochLogger:
         client(self.uri).log_artifact(self.run_id, str(path), folder)
 
     def close(self) -> None:
-        if self._monitor is not None:
-            try:
-                self._monitor.finish()
-            except Exception as err:  # a failing monitor must not fail the training
-                log.warning("system metrics monitor did not stop cleanly: %s", err)
-            self._monitor = None
+        """Stop the system-metrics thread, then log one last sample: MLflow's monitor logs only
+        at the end of a full sampling interval (10 s), so a short run would have none."""
+        monitor, self._monitor = self._monitor, None
+        if monitor is None:
+            return
+        try:
+            monitor.finish()
+            monitor.collect_metrics()
+            monitor.publish_metrics(monitor.aggregate_metrics())
+            monitor.mlflow_logger.flush()
+        except Exception as err:  # a failing monitor must not fail the training
+            log.warning("system metrics monitor did not stop cleanly: %s", err)

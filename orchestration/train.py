@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 RUN_RECORD = "maskpose_run.json"     # in a run's storage folder: its MLflow run id
 PLAIN_CHECKPOINT = Path("plain") / STATE_FILE  # the plain-process checkpoint, replaced each epoch
+PROGRESS_KEYS = ("train/loss", "val/mask_iou", "val/mpjpe_mm", "train/samples_per_s", "time/epoch_s")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +153,9 @@ def fit_plain(cfg: ExperimentConfig, spec: WorkerSpec, data, run_dir: Path) -> t
 
     def report(rep):
         mlflow_report(rep)
+        shown = {k: rep.metrics[k] for k in PROGRESS_KEYS if k in rep.metrics}
+        log.info("epoch %d/%d %s", rep.epoch + 1, cfg.train.epochs,
+                 " ".join(f"{k}={v:.4g}" for k, v in shown.items()))
         tmp = path.with_suffix(".tmp")
         save_checkpoint(tmp, {**rep.state, "mlflow_run_id": spec.run_id})
         os.replace(tmp, path)

@@ -185,8 +185,19 @@ def _write_record(cfg, opts: SweepOptions, *, sweep_dir: Path, parent_run_id: st
     sweep_dir.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"name": sweep_dir.name, "parent_run_id": parent_run_id,
                                   "base_config": flatten(cfg), "space_keys": sorted(opts.space),
-                                  "launch": launch}, indent=1))
+                                  "space": opts.space, "trials": opts.trials,
+                                  "objective": opts.objective, "launch": launch}, indent=1))
     return record
+
+
+def _recorded_options(opts: SweepOptions, sweep_dir: Path) -> SweepOptions:
+    """On ``--resume`` the sweep keeps what it was started with (trials, objective, space)."""
+    record = sweep_dir / SWEEP_RECORD
+    if not record.is_file():
+        raise ValueError(f"--resume: no sweep to resume at {sweep_dir} (no {SWEEP_RECORD})")
+    rec = json.loads(record.read_text())
+    return replace(opts, trials=rec["trials"], objective=rec["objective"],
+                   space={k: tuple(v) for k, v in rec["space"].items()})
 
 
 def trial_dirname(trial) -> str:
@@ -266,6 +277,9 @@ def run_sweep(cfg: ExperimentConfig, opts: SweepOptions) -> SweepOutcome:
     name = opts.sweep_name(cfg)
     storage, uri, _ = preflight(cfg, LaunchOptions(workers=0, storage_path=opts.storage_path,
                                                    tracking_uri=opts.tracking_uri))
+    sweep_dir = storage / name
+    if opts.resume:
+        opts = _recorded_options(opts, sweep_dir)
     cluster = ensure_ray(opts.ray_address)
     plan = plan_resources(workers=opts.workers, cluster=cluster, cpus_per_worker=opts.cpus_per_worker,
                           gpus_per_worker=opts.gpus_per_worker, driver_cpus=TUNE_DRIVER_CPUS,
@@ -273,7 +287,6 @@ def run_sweep(cfg: ExperimentConfig, opts: SweepOptions) -> SweepOutcome:
     log.info("sweep %s: %s", name, plan.describe())
     data = load_data(cfg.data, root=opts.data_root or None, progress=False)   # built once, before fan-out
     opts = replace(opts, data_root=str(Path(data.folder).parent))
-    sweep_dir = storage / name
     parent_run_id = _open_parent(cfg, opts, uri, sweep_dir)
     if not opts.resume:
         _write_record(cfg, opts, sweep_dir=sweep_dir, parent_run_id=parent_run_id, uri=uri,

@@ -26,14 +26,16 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """``ray.init(num_cpus=2)`` once; yields the cluster resources; shut down at the end."""
+    """A local 2-CPU Ray started the way ``maskpose`` starts it (``ensure_ray``: its own
+    dashboard port, found by Ray Train's helpers even beside other Ray instances on the host);
+    yields the cluster resources; shut down at the end."""
     import ray
+    from orchestration.runtime import ensure_ray
 
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield dict(ray.cluster_resources())
+    resources = ensure_ray(num_cpus=2)
+    yield resources
     ray.shutdown()
 
 

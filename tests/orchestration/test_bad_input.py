@@ -105,3 +105,9 @@ def test_cli_workers_times_cpus_exceeding_the_cluster(ray_cluster, capsys, tmp_p
     code, err = _run(capsys, "tune", "--profile", "smoke", "--trials", "2", "--concurrent", "8",
                      "--workers", "2", "--storage", str(tmp_path / "store"), "--tracking-uri", tracking_uri)
     assert code == 2 and "cluster too small" in err
+
+
+def test_cli_resume_of_a_sweep_that_never_ran(capsys, tmp_path, tracking_uri):
+    code, err = _run(capsys, "tune", "--profile", "smoke", "--name", "nothing-here", "--resume",
+                     "--storage", str(tmp_path), "--tracking-uri", tracking_uri)
+    assert code == 2 and "no sweep to resume" in err

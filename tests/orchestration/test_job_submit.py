@@ -61,7 +61,8 @@ def _stop_head(proc: subprocess.Popen, temp_dir: str) -> None:
 @pytest.mark.timeout(300)
 def test_job_submit_runs_a_smoke_training_on_a_loopback_head(smoke_data_root, tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
+    for key in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):     # this process's own Ray must not leak in
+        env.pop(key, None)
     temp_dir = tempfile.mkdtemp(prefix="mpray-", dir="/tmp")      # short: unix socket paths
     gcs, dash = _free_port(), _free_port()
     head = subprocess.Popen(

@@ -108,3 +108,14 @@ def test_unwritable_sqlite_folder_fails_naming_the_uri(tmp_path):
     uri = f"sqlite:///{tmp_path}/missing/dir/mlflow.db"
     with pytest.raises(tracking.TrackingUnavailableError, match="missing/dir"):
         tracking.check_tracking(uri)
+
+
+def test_a_short_run_still_gets_a_system_metrics_sample(uri):
+    pytest.importorskip("psutil")
+    exp = tracking.ensure_experiment(uri, "system")
+    run_id = tracking.create_run(uri, exp, run_name="s", tags={}, params={})
+    logger = tracking.EpochLogger(uri, run_id, system_metrics=True).start()
+    logger.log_epoch(0, {"train/loss": 1.0})
+    logger.close()                                     # well within MLflow's 10 s interval
+    keys = tracking.client(uri).get_run(run_id).data.metrics
+    assert any(k.startswith("system/cpu") for k in keys), sorted(keys)
