@@ -102,10 +102,18 @@ def run_url(uri: str, experiment_id: str, run_id: str) -> str:
 
 def ensure_experiment(uri: str, name: str) -> str:
     """The id of experiment ``name``, created with an explicit artifact location if new."""
+    from mlflow.exceptions import MlflowException
+
     c = client(uri)
     exp = c.get_experiment_by_name(name)
     if exp is None:
-        return c.create_experiment(name, artifact_location=artifact_location(uri, name))
+        try:
+            return c.create_experiment(name, artifact_location=artifact_location(uri, name))
+        except MlflowException as err:   # another process created it between the two calls
+            exp = c.get_experiment_by_name(name)
+            if exp is None:
+                raise err
+            return exp.experiment_id
     if exp.lifecycle_stage == "deleted":
         c.restore_experiment(exp.experiment_id)
     return exp.experiment_id
