@@ -10,7 +10,6 @@ import os
 
 import pytest
 
-from maskpose_core.config import profile_config
 
 RAY_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -37,16 +36,6 @@ def ray_cluster():
     resources = ensure_ray(num_cpus=2)
     yield resources
     ray.shutdown()
-
-
-@pytest.fixture(scope="session")
-def smoke_data_root(tmp_path_factory):
-    """The smoke-profile cmu-mv4 data set, built once per session (~5 s); returns its root."""
-    from maskpose_core.data.registry import load_data
-
-    root = tmp_path_factory.mktemp("data")
-    load_data(profile_config("smoke").data, root=root, workers=1, progress=False)
-    return root
 
 
 @pytest.fixture

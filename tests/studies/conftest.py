@@ -35,17 +35,6 @@ def make_store(root: Path, data_root: Path) -> Store:
     return Store(f"sqlite:///{root / 'mlflow.db'}", root / "ck", data_root, root / "reports")
 
 
-@pytest.fixture(scope="session")
-def smoke_data_root(tmp_path_factory):
-    """cmu-mv4 at the smoke profile (≈ 5 s); the studies build cmu-3dhp-rig on demand."""
-    from maskpose_core.config import profile_config
-    from maskpose_core.data.registry import load_data
-
-    root = tmp_path_factory.mktemp("data")
-    load_data(profile_config("smoke").data, root=root, workers=1, progress=False)
-    return root
-
-
 @pytest.fixture
 def store(tmp_path, smoke_data_root) -> Store:
     return make_store(tmp_path, smoke_data_root)
