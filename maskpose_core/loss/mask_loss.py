@@ -50,3 +50,13 @@ def weighted_mse(target: Tensor, pred: Tensor, weight: Tensor, valid: Tensor | N
     if valid is not None:
         err = err * valid
     return err.mean()
+
+
+def coverage(mask: Tensor, dist2: Tensor, weight: Tensor, eps: float) -> Tensor:
+    """Coverage of the silhouette by the skeleton: mean(weight · M · sqrt(d² + eps²)).
+
+    mask, weight (..., R, R); dist2 (..., R, R) squared distance of each pixel to the nearest
+    bone (normalised crop units²). Unlike the Gaussian skeleton term it does not saturate far
+    from the bones, so an uncovered hand pulls its arm out instead of being given up.
+    """
+    return (weight * mask * torch.sqrt(dist2 + eps * eps)).mean()

@@ -101,6 +101,11 @@ class MaskPoseNet(nn.Module):
         l_skel = mask_loss.weighted_mse(mask, m_skel, geo, valid)
         terms = {"loss_skeleton": l_skel.detach(), "m_skel": m_skel.detach()}
         loss = lc.lambda_s * l_skel
+        if lc.coverage_weight > 0:
+            d2 = self.renderer.nearest_dist2(pts.reshape(-1, l, 2)).view_as(m_skel)
+            l_cov = mask_loss.coverage(mask, d2, geo, lc.coverage_eps)
+            terms["loss_coverage"] = l_cov.detach()
+            loss = loss + lc.coverage_weight * l_cov
         if self.physique is not None:
             # Warm-up: ψ learns the body around the (detached) skeleton; then its gradient
             # also flows into the joints (coarse-to-fine stage 2).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from maskpose_core.render.fast_bones import MaxBones, SumBones
+from maskpose_core.render.fast_bones import MaxBones, NearestBoneDist2, SumBones
 from maskpose_core.skeleton import ARM_JOINTS, landmark_is_arm, landmark_segments
 
 Tensor = torch.Tensor
@@ -110,6 +110,14 @@ class SkeletonMaskRenderer(torch.nn.Module):
     def forward(self, points_norm: Tensor, sigma2: float) -> Tensor:
         return render_skeleton(points_norm, self.segments, sigma2 * self.arm_factor, self.size,
                                combine=self.combine)
+
+    def nearest_dist2(self, points_norm: Tensor) -> Tensor:
+        """(N, L, 2) -> (N, size, size): squared distance from every pixel centre to the nearest
+        segment, in normalised crop units² (the coverage term), differentiable in the points."""
+        if points_norm.ndim != 3 or points_norm.shape[-1] != 2:
+            raise ValueError(f"points_norm must be (N, L, 2), got {tuple(points_norm.shape)}")
+        ones = torch.ones(self.segments.shape[0], dtype=points_norm.dtype, device=points_norm.device)
+        return NearestBoneDist2.apply(points_norm, self.segments, ones, self.size)
 
 
 def render_skeleton(points_norm: Tensor, segments: Tensor, sigma2: Tensor, size: int, *,

@@ -86,3 +86,26 @@ def test_joint_primitive_draws_gaussians_at_the_joints():
     m = r(pts, 0.02)[0]
     assert m[4, 4].item() == pytest.approx(1.0)            # d = 0 at the joint
     assert m[4, 5].item() == pytest.approx(math.exp(-0.25 ** 2 / 0.02), rel=1e-5)
+
+
+def test_nearest_distance_hand_values_and_gradients():
+    # bone (-0.5, 0)-(0.5, 0), 8 px: pixel (x=0.125, y=0.375) is 0.375 from it (inside its span);
+    # pixel (x=0.875, y=-0.125) lies beyond the end (0.5, 0): d² = 0.375² + 0.125²
+    r = SkeletonMaskRenderer(num_landmarks=17, delta=False, size=8, combine="max", arm_sigma_factor=0.5)
+    pts = torch.zeros(1, 17, 2)
+    pts[0, :, 0] = -0.5                                    # every bone degenerate at (-0.5, 0) ...
+    pts[0, 1] = torch.tensor([0.5, 0.0])                   # ... but pelvis -> r_hip
+    d2 = r.nearest_dist2(pts)[0]
+    assert d2[5, 4].item() == pytest.approx(0.375 ** 2, rel=1e-5)
+    assert d2[3, 7].item() == pytest.approx(0.375 ** 2 + 0.125 ** 2, rel=1e-5)
+    # gradient of Σ w·d² equals autograd of the straightforward distance (σ² = 1 per segment)
+    torch.manual_seed(2)
+    p = (torch.rand(2, 17, 2) * 1.4 - 0.7).double()
+    w = torch.rand(2, 8, 8, dtype=torch.double)
+    a, b = p.clone().requires_grad_(True), p.clone().requires_grad_(True)
+    ones = torch.ones(r.segments.shape[0], dtype=torch.double)
+    ref = -torch.log(render_segments(a, r.segments, ones, 8, combine="max"))      # exp(-d²) -> d²
+    (ref * w).sum().backward()
+    (r.nearest_dist2(b) * w).sum().backward()
+    assert torch.isfinite(b.grad).all() and b.grad.abs().sum() > 0
+    assert torch.allclose(a.grad, b.grad, rtol=1e-6, atol=1e-8)
