@@ -21,7 +21,7 @@ PROFILE_OVERRIDES: dict[str, dict[str, object]] = {
     },
     "paper": {
         "data.image_size": 256, "data.train_frames": 0, "data.val_frames": 0,
-        "model.backbone": "resnet50", "model.width": 64, "model.heatmap_size": 64,
+        "model.backbone": "resnet50", "model.input": "image", "model.width": 64, "model.heatmap_size": 64,
         "model.heatmap_depth": 64,
         "loss.render_size": 64, "loss.sigma2": 3e-3, "loss.sigma2_start": 2e-2,
         "optim.batch_size": 32, "optim.lr": 1e-3,

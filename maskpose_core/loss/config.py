@@ -25,8 +25,9 @@ class LossConfig:
     skeleton_clip: float = 0.0       # count the skeleton term only where M_skel > this (0 = off)
     symmetry_weight: float = 0.1     # left/right bone-length symmetry
     limb_ratio_weight: float = 0.1   # limb-ratio prior (anthropometric ratios)
-    consistency_weight: float = 0.0  # multi-view agreement of world-space predictions (label-free)
-    coverage_weight: float = 0.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
+    consistency_weight: float = 1.0  # multi-view agreement of world-space predictions (label-free; not in the paper)
+    triangulation_weight: float = 1.0  # pull each view's 3D towards the DLT triangulation of all views' 2D (not in the paper)
+    coverage_weight: float = 1.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
@@ -39,7 +40,7 @@ class LossConfig:
         if self.combine not in COMBINES:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
-                  "coverage_weight", "skeleton_clip"):
+                  "coverage_weight", "triangulation_weight", "skeleton_clip"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

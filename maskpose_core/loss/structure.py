@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from maskpose_core.geometry import normalized_to_pixels, triangulate_dlt, world_to_camera
 from maskpose_core.skeleton import LIMB_RATIOS, NUM_JOINTS, ROOT, SYMMETRIC_BONES
 
 Tensor = torch.Tensor
@@ -42,6 +43,27 @@ def consistency_loss(joints_world_mm: Tensor, scale_mm: float = 1000.0) -> Tenso
     """
     centre = joints_world_mm.mean(dim=1, keepdim=True)
     return (((joints_world_mm - centre) / scale_mm) ** 2).sum(-1).mean()
+
+
+def triangulation_loss(joints_cam_mm: Tensor, xy_norm: Tensor, K: Tensor, R: Tensor, t_mm: Tensor,
+                       image_size: int, scale_mm: float = 1000.0) -> Tensor:
+    """Multi-view self-consistency through triangulation (label-free: cameras only).
+
+    The C views' predicted 2D joints are triangulated (DLT, detached) into one world pose;
+    each view's root-relative camera-frame prediction is pulled towards it. The 2D that the
+    masks teach in every view thus reaches each view's depth.
+    joints_cam_mm (B, C, J, 3), xy_norm (B, C, J, 2), K/R (B, C, 3, 3), t_mm (B, C, 3) -> ().
+    """
+    b, c, j, _ = joints_cam_mm.shape
+    with torch.no_grad():
+        uv = normalized_to_pixels(xy_norm, image_size).transpose(1, 2)                 # (B, J, C, 2)
+        expand = lambda x: x.unsqueeze(1).expand(b, j, *x.shape[1:])                    # noqa: E731
+        world = triangulate_dlt(uv.double(), expand(K).double(), expand(R).double(),
+                                expand(t_mm).double()).float()                          # (B, J, 3)
+        target = world_to_camera(world.unsqueeze(1).expand(b, c, j, 3), R, t_mm)         # (B, C, J, 3)
+        target = target - target[:, :, ROOT:ROOT + 1]
+    rel = joints_cam_mm - joints_cam_mm[:, :, ROOT:ROOT + 1]
+    return (((rel - target) / scale_mm) ** 2).sum(-1).mean()
 
 
 def spread_mm(joints_mm: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ INPUTS = ("image", "image+mask", "mask")
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     backbone: str = "resnet_small"   # tiny (smoke) | resnet_small (quick) | resnet50 (paper)
-    input: str = "image"             # what φ sees: image (the paper) | image+mask | mask (segmenter output)
+    input: str = "image+mask"        # what φ sees: image (the paper) | image+mask | mask (segmenter output)
     width: int = 32                  # base channel count of tiny / resnet_small
     heatmap_size: int = 16           # H = W of the per-joint volume
     heatmap_depth: int = 16          # D of the per-joint volume
@@ -21,7 +21,7 @@ class ModelConfig:
     physique: bool = True            # ψ: the physique U-Net (off = "wo ψ")
     physique_width: int = 32         # ψ encoder widths w, 2w, 4w (authors' code: 32-64-128)
     root: str = "dataset"            # dataset | triangulated (label-free)
-    init_prior: str = "none"         # none | mean_pose (UP: unpaired poses) | template (T)
+    init_prior: str = "template"     # none (the paper; collapses at the quick budget) | mean_pose (UP) | template (T)
     prior_tau_mm: float = 150.0      # width of the init prior's Gaussian on the volume
     weights: str = ""                # optional backbone weight file (torchvision layout for resnet50)
 

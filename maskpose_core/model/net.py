@@ -72,7 +72,7 @@ class MaskPoseNet(nn.Module):
         if self.cfg.loss.mode == "supervised_reference":
             out.update(self._supervised_terms(batch, joints_cam))
         else:
-            out.update(self._mask_terms(batch, joints_cam, sigma2, physique_on))
+            out.update(self._mask_terms({**batch, "xy_norm_pred": xy}, joints_cam, sigma2, physique_on))
         return out
 
     def _supervised_terms(self, batch, joints_cam):
@@ -123,6 +123,11 @@ class MaskPoseNet(nn.Module):
             l_ratio = structure.limb_ratio_loss(joints)
             terms["loss_limb_ratio"] = l_ratio.detach()
             loss = loss + lc.limb_ratio_weight * l_ratio
+        if lc.triangulation_weight > 0:
+            l_tri = structure.triangulation_loss(joints, batch["xy_norm_pred"][:, :, :NUM_JOINTS], K, R, t,
+                                                 self.image_size)
+            terms["loss_triangulation"] = l_tri.detach()
+            loss = loss + lc.triangulation_weight * l_tri
         if lc.consistency_weight > 0:
             l_cons = structure.consistency_loss(joints_world)
             terms["loss_consistency"] = l_cons.detach()

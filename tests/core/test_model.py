@@ -26,8 +26,9 @@ def test_detector_input_modes(tiny_data, inp):
 
 
 def test_physique_gradient_reaches_the_joints(tiny_data):
-    cfg = apply_overrides(profile_config("smoke"), {"loss.lambda_s": 0.0, "loss.symmetry_weight": 0.0,
-                                                    "loss.limb_ratio_weight": 0.0})
+    only_physique = {"loss.lambda_s": 0.0, "loss.symmetry_weight": 0.0, "loss.limb_ratio_weight": 0.0,
+                     "loss.coverage_weight": 0.0, "loss.consistency_weight": 0.0, "loss.triangulation_weight": 0.0}
+    cfg = apply_overrides(profile_config("smoke"), only_physique)
     net = MaskPoseNet(cfg)
     b = _batch(tiny_data)
     grads = {}
@@ -53,7 +54,7 @@ def test_template_prior_puts_the_initial_pose_near_the_template(tiny_data):
 
 
 def test_without_prior_the_initial_pose_is_collapsed(tiny_data):
-    net = build_model(profile_config("smoke"), tiny_data).eval()
+    net = build_model(apply_overrides(profile_config("smoke"), {"model.init_prior": "none"}), tiny_data).eval()
     b = _batch(tiny_data)
     with torch.no_grad():
         out = net.detector(b["image"].flatten(0, 1), b["mask"].flatten(0, 1))
