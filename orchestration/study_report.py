@@ -228,11 +228,34 @@ def render_markdown(study: Study, summary: pd.DataFrame, runs: pd.DataFrame, pap
         body.append([s["row"], s["group"], s["kind"], s["UP"], s["T"], s["SF"]] + cells + papers)
     out = head + [_md_table(header, body), "", f"![per-row bars]({study.name}.png)", ""]
     out += _problems(runs, summary)
+    out += _gap_section(study, summary)
     if study.paper_table:
         out += _paper_section(study, paper)
     if study.notes:
         out += ["## Notes", ""] + [f"- {n}" for n in study.notes] + [""]
     return "\n".join(out)
+
+
+def _gap_section(study: Study, summary: pd.DataFrame) -> list[str]:
+    """Share of the gap between the mean-pose baseline and the supervised reference that each
+    trained row closes, per metric: (baseline − row) / (baseline − reference) × 100 %, from the
+    means above (0 % = no better than the mean pose, 100 % = as good as 3D supervision)."""
+    kinds = dict(zip(summary["kind"], summary.index))
+    if KIND_LABELS["baseline"] not in kinds or KIND_LABELS["reference"] not in kinds:
+        return []
+    base, ref = summary.loc[kinds[KIND_LABELS["baseline"]]], summary.loc[kinds[KIND_LABELS["reference"]]]
+    metrics = [m for m in study.metrics
+               if all(math.isfinite(x[f"{m.label} mean"]) for x in (base, ref))
+               and abs(base[f"{m.label} mean"] - ref[f"{m.label} mean"]) > 1e-9]
+    rows = [[s["row"]] + [f"{100 * (base[f'{m.label} mean'] - s[f'{m.label} mean']) / (base[f'{m.label} mean'] - ref[f'{m.label} mean']):.0f} %"
+                          if math.isfinite(s[f"{m.label} mean"]) else "—" for m in metrics]
+            for _, s in summary.iterrows() if s["kind"].startswith(KIND_LABELS["train"])]
+    if not metrics or not rows:
+        return []
+    return ["## Gap closed between the mean-pose baseline and the supervised reference", "",
+            "(baseline − row) / (baseline − reference) from the means above: 0 % = no better than "
+            "the mean pose, 100 % = as good as the same network trained on 3D labels.", "",
+            _md_table(["row"] + [m.label for m in metrics], rows), ""]
 
 
 def _problems(runs: pd.DataFrame, summary: pd.DataFrame) -> list[str]:

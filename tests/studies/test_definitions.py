@@ -1,7 +1,8 @@
 """Study definitions without training: plans, shared hashes, the quick budget, bad input.
 
-Hand-checked facts: Table 3 has 4 rows × 3 seeds; the ablation adds 9 component rows × 1 seed
-and the supervised reference (1 seed) → 12 + 9 + 1 = 22 trainings; Table 1's ``Ours`` and
+Hand-checked facts: Table 3 has 5 rows × 3 seeds (the paper's 4 and Full without the template);
+the ablation adds 11 component rows × 1 seed and the supervised reference (1 seed) →
+15 + 11 + 1 = 27 trainings; Table 1's ``Ours`` and
 ``Ours †`` are the same runs read through different metrics.
 """
 from __future__ import annotations
@@ -41,14 +42,15 @@ def test_every_study_plans_at_every_profile(profile, load_study):
 def test_ablation_quick_plan_has_the_seeds_and_fits_three_hours(load_study):
     study = load_study("ablation")["STUDY"]
     plan = plan_study(study, profile="quick")
-    for row in ("wo ψ,G,Δ", "wo ψ,G", "wo G", "Full"):
+    for row in ("wo ψ,G,Δ", "wo ψ,G", "wo G", "Full", "Full, no template"):
         assert len(_hashes(plan, row)) == 3
-    components = [r for r in study.rows if r.group in ("skeleton mask", "physique mask and the rest")]
-    assert len(components) == 9 and all(len(_hashes(plan, r.name)) == 1 for r in components)
+    components = [r for r in study.rows if r.group in ("skeleton mask", "physique mask and the rest",
+                                                       "our additions (not in the paper)")]
+    assert len(components) == 11 and all(len(_hashes(plan, r.name)) == 1 for r in components)
     trainings = training_runs(plan)
-    assert len(trainings) == 22
+    assert len(trainings) == 27                      # 5 × 3 + 11 + the supervised reference
     per_run, source = estimate_run_s(_empty_frame(), trainings[0][1].cfg)
-    assert "fallback" in source and per_run == FIXED_S["quick"] + 80 * STEP_S["quick"]
+    assert "fallback" in source and per_run == FIXED_S["quick"] + 240 * STEP_S["quick"]
     assert len(trainings) * per_run <= study.budget_hours * 3600
 
 
@@ -140,7 +142,7 @@ def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, loa
     out = capsys.readouterr().out
     plan = plan_study(load_study("ablation")["STUDY"], profile="quick")
     assert all(p.hash[:12] in out for p in plan)
-    assert "22 distinct trainings" in out and "to run: 22 trainings" in out and "estimate: 22 ×" in out
+    assert "27 distinct trainings" in out and "to run: 27 trainings" in out and "estimate: 27 ×" in out
     assert not store.reports.exists()
 
 

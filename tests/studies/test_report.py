@@ -108,3 +108,19 @@ def test_a_failure_while_computing_leaves_the_old_files_untouched(store, monkeyp
                             study_report.load_paper_table(), _ctx(store.uri), store.reports)
     assert all((store.reports / f"table3_shape{s}").read_text() == "good" for s in (".md", ".csv", ".png"))
     assert not list(store.reports.glob(".*tmp*"))
+
+
+def test_gap_closed_is_computed_from_the_row_means():
+    # hand-derived: baseline 250, reference 150, Full 200 -> (250 - 200) / (250 - 150) = 50 %
+    labels = study_report.KIND_LABELS
+    metric = TABLE3_STUDY.metrics[0].label
+    summary = pd.DataFrame([
+        {"row": "mean-pose baseline", "kind": labels["baseline"], f"{metric} mean": 250.0},
+        {"row": "supervised reference", "kind": labels["reference"], f"{metric} mean": 150.0},
+        {"row": "Full", "kind": labels["train"], f"{metric} mean": 200.0},
+        {"row": "wo G", "kind": labels["train"], f"{metric} mean": 275.0}])
+    for m in TABLE3_STUDY.metrics[1:]:
+        summary[f"{m.label} mean"] = float("nan")
+    lines = "\n".join(study_report._gap_section(TABLE3_STUDY, summary))
+    assert "| Full | 50 % |" in lines and "| wo G | -25 % |" in lines
+    assert "supervised reference |" not in lines.split("|---|")[1]         # only trained rows
