@@ -35,10 +35,11 @@ from orchestration.tracking import TrackingUnavailableError, check_tracking, git
 log = logging.getLogger("maskpose.study")
 
 # Fallback estimate when MLflow has no finished run of the same size: seconds per training
-# step and fixed seconds per run (start-up, final full evaluation), measured on the shared
-# 2-core CPU machine of this project (2026-11-24, other jobs running; see QUICK_BUDGET).
-STEP_S = {"smoke": 0.5, "quick": 3.5}
-FIXED_S = {"smoke": 4.0, "quick": 70.0}
+# step and fixed seconds per run (start-up, final full evaluation, figure, checkpoint), measured
+# on this project's 2-core CPU machine (2026-12-02, `studies/table3_shape.py --seeds 1`: 76–88 s
+# per 80-step epoch, 286–302 s per 240-step training with ψ; see QUICK_BUDGET).
+STEP_S = {"smoke": 0.5, "quick": 1.0}
+FIXED_S = {"smoke": 4.0, "quick": 50.0}
 SIZE_PARAMS = ("train.epochs", "train.steps_per_epoch", "data.train_frames", "optim.batch_size",
                "model.backbone", "data.image_size", "train.device")
 

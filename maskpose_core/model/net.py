@@ -72,7 +72,7 @@ class MaskPoseNet(nn.Module):
         if self.cfg.loss.mode == "supervised_reference":
             out.update(self._supervised_terms(batch, joints_cam))
         else:
-            out.update(self._mask_terms({**batch, "xy_norm_pred": xy}, joints_cam, sigma2, physique_on))
+            out.update(self._mask_terms(batch, joints_cam, xy, sigma2, physique_on))
         return out
 
     def _supervised_terms(self, batch, joints_cam):
@@ -86,7 +86,9 @@ class MaskPoseNet(nn.Module):
             terms["loss"] = loss + 0.0 * sum(p.sum() for p in self.physique.parameters())
         return terms
 
-    def _mask_terms(self, batch, joints_cam, sigma2, physique_on):
+    def _mask_terms(self, batch, joints_cam, xy_norm, sigma2, physique_on):
+        """The unsupervised loss of predictions joints_cam_mm (B, C, L, 3) whose own-view 2D is
+        xy_norm (B, C, L, 2)."""
         lc = self.cfg.loss
         R, t, K = batch["R"], batch["t_mm"], batch["K"]
         joints_world = camera_to_world(joints_cam, R, t)                            # (B, C, L, 3)
@@ -124,8 +126,7 @@ class MaskPoseNet(nn.Module):
             terms["loss_limb_ratio"] = l_ratio.detach()
             loss = loss + lc.limb_ratio_weight * l_ratio
         if lc.triangulation_weight > 0:
-            l_tri = structure.triangulation_loss(joints, batch["xy_norm_pred"][:, :, :NUM_JOINTS], K, R, t,
-                                                 self.image_size)
+            l_tri = structure.triangulation_loss(joints, xy_norm[:, :, :NUM_JOINTS], K, R, t, self.image_size)
             terms["loss_triangulation"] = l_tri.detach()
             loss = loss + lc.triangulation_weight * l_tri
         if lc.consistency_weight > 0:
