@@ -236,6 +236,11 @@ def render_markdown(study: Study, summary: pd.DataFrame, runs: pd.DataFrame, pap
     return "\n".join(out)
 
 
+# Not pose errors: the mean pose has a low Ambiguity Ratio by construction (every view predicts the
+# same pose), and mask IoU has no baseline value — a "gap" between them means nothing.
+GAP_EXCLUDED = ("ambiguity_ratio_pct", "mask_iou")
+
+
 def _gap_section(study: Study, summary: pd.DataFrame) -> list[str]:
     """Share of the gap between the mean-pose baseline and the supervised reference that each
     trained row closes, per metric: (baseline − row) / (baseline − reference) × 100 %, from the
@@ -245,9 +250,9 @@ def _gap_section(study: Study, summary: pd.DataFrame) -> list[str]:
         return []
     base, ref = summary.loc[kinds[KIND_LABELS["baseline"]]], summary.loc[kinds[KIND_LABELS["reference"]]]
     metrics = [m for m in study.metrics
-               if all(math.isfinite(x[f"{m.label} mean"]) for x in (base, ref))
+               if m.key not in GAP_EXCLUDED and all(math.isfinite(x[f"{m.label} mean"]) for x in (base, ref))
                and abs(base[f"{m.label} mean"] - ref[f"{m.label} mean"]) > 1e-9]
-    rows = [[s["row"]] + [f"{100 * (base[f'{m.label} mean'] - s[f'{m.label} mean']) / (base[f'{m.label} mean'] - ref[f'{m.label} mean']):.0f} %"
+    rows = [[s["row"]] + [f"{round(100 * (base[f'{m.label} mean'] - s[f'{m.label} mean']) / (base[f'{m.label} mean'] - ref[f'{m.label} mean']))} %"
                           if math.isfinite(s[f"{m.label} mean"]) else "—" for m in metrics]
             for _, s in summary.iterrows() if s["kind"].startswith(KIND_LABELS["train"])]
     if not metrics or not rows:
