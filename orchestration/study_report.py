@@ -252,8 +252,11 @@ def _gap_section(study: Study, summary: pd.DataFrame) -> list[str]:
     metrics = [m for m in study.metrics
                if m.key not in GAP_EXCLUDED and all(math.isfinite(x[f"{m.label} mean"]) for x in (base, ref))
                and abs(base[f"{m.label} mean"] - ref[f"{m.label} mean"]) > 1e-9]
-    rows = [[s["row"]] + [f"{round(100 * (base[f'{m.label} mean'] - s[f'{m.label} mean']) / (base[f'{m.label} mean'] - ref[f'{m.label} mean']))} %"
-                          if math.isfinite(s[f"{m.label} mean"]) else "—" for m in metrics]
+    def closed(row: pd.Series, label: str) -> str:
+        b, r, x = base[f"{label} mean"], ref[f"{label} mean"], row[f"{label} mean"]
+        return f"{round(100 * (b - x) / (b - r))} %" if math.isfinite(x) else "—"
+
+    rows = [[s["row"]] + [closed(s, m.label) for m in metrics]
             for _, s in summary.iterrows() if s["kind"].startswith(KIND_LABELS["train"])]
     if not metrics or not rows:
         return []

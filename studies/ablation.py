@@ -7,7 +7,7 @@
 ψ off, G off (Table 3's ``wo G``), the structure prior off, coarse-to-fine off / with a wide
 start. "Our additions": the multi-view consistency/triangulation terms and the coverage term off.
 Seeds per row: 3 for Table 3's rows, 1 for each component row (``--seeds K`` sets every row). At
-the quick profile the whole study is 27 trainings of ≈ 4 min on 2 CPU cores (``QUICK_BUDGET``);
+the quick profile the whole study is 27 trainings of ≈ 5 min on 2 CPU cores (``QUICK_BUDGET``);
 ``--dry-run`` prints the plan and the estimate for this machine.
 """
 from __future__ import annotations
