@@ -56,6 +56,7 @@ def main() -> None:
     with torch.no_grad():
         print(f"loss at the truth {loss_of(gt).item():.4f}, at the start {loss_of(w0).item():.4f}; "
               f"start MPJPE † {M.mpjpe_flip(w0, gt).mean():.1f} mm")
+    print("start per joint: " + per_joint_text(w0, gt))
     w = w0.clone().requires_grad_(True)
     opt = torch.optim.Adam([w], lr=LR_MM)
     t0 = time.time()
@@ -69,8 +70,13 @@ def main() -> None:
     w = w.detach()
     print(f"after {args.steps} steps ({time.time() - t0:.0f} s): loss {loss.item():.4f}, MPJPE † "
           f"{M.mpjpe_flip(w, gt).mean():.1f} mm, MPJPE {M.mpjpe(w, gt).mean():.1f} mm")
-    per_joint = ((w - w[:, :1]) - (gt - gt[:, :1])).norm(dim=-1).mean(0)
-    print(" ".join(f"{n}:{v:.0f}" for n, v in zip(JOINT_NAMES, per_joint.tolist())))
+    print("end per joint:   " + per_joint_text(w, gt))
+
+
+def per_joint_text(world_mm: torch.Tensor, gt_mm: torch.Tensor) -> str:
+    """Root-relative error per joint (mm), averaged over the moments."""
+    per_joint = ((world_mm - world_mm[:, :1]) - (gt_mm - gt_mm[:, :1])).norm(dim=-1).mean(0)
+    return " ".join(f"{n}:{v:.0f}" for n, v in zip(JOINT_NAMES, per_joint.tolist()))
 
 
 if __name__ == "__main__":
