@@ -202,8 +202,32 @@ def from_dict(d: dict) -> ExperimentConfig:
     return unflatten(flat, ExperimentConfig, base=ExperimentConfig(profile=d.get("profile", "quick")))
 
 
+# Fields added after runs were recorded, with the default that reproduces the behaviour from
+# before they existed. At that default they are left out of the hash, so a run recorded before
+# the field existed keeps its identity (the study runner finds it instead of training again).
+HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
+    "data.extra": "",
+    "data.extra_root": "",
+    "loss.extra_weight": 1.0,
+}
+
+
+def hashed_fields(cfg) -> dict[str, typing.Any]:
+    """``flatten(cfg)`` without the ``HASH_NEUTRAL_DEFAULTS`` that hold their default; ``cfg`` is
+    the whole ExperimentConfig or one of its sections (a DataConfig's keys are checked as
+    ``data.<key>``)."""
+    prefix = next((f"{f.name}." for f in dataclasses.fields(ExperimentConfig)
+                   if type(cfg) is _field_types(ExperimentConfig)[f.name]), "")
+    return {k: v for k, v in flatten(cfg).items()
+            if HASH_NEUTRAL_DEFAULTS.get(prefix + k, _UNSET) != v}
+
+
+_UNSET = object()
+
+
 def config_hash(cfg) -> str:
-    payload = json.dumps(flatten(cfg), sort_keys=True, default=str)
+    """12 hex digits over every field (``HASH_NEUTRAL_DEFAULTS`` at their default excepted)."""
+    payload = json.dumps(hashed_fields(cfg), sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from maskpose_core.config import ExperimentConfig, apply_overrides, flatten, profile_config
+from maskpose_core.config import ExperimentConfig, apply_overrides, flatten, hashed_fields, profile_config
 from maskpose_core.data.configs import DATASETS, DataConfig
 from maskpose_core.metrics import METRIC_KEYS
 
@@ -212,7 +212,7 @@ def row_config(base: ExperimentConfig, row: Row, seed: int) -> ExperimentConfig:
 def eval_data_config(cfg: ExperimentConfig, row: Row, raw_root: str) -> DataConfig | None:
     if not row.evaluate_on:
         return None
-    data = replace(cfg.data, root="")
+    data = replace(cfg.data, root="", extra="", extra_root="")    # evaluation has no extra data set
     try:
         for key, value in row.evaluate_on.items():
             data = apply_overrides(replace(cfg, data=data), {key: value}).data
@@ -241,7 +241,7 @@ def plan_study(study: Study, *, profile: str | None = None, seeds: int | None = 
             if eval_data is None:
                 out.append(Planned(row, seed, cfg, cfg.hash))
             else:
-                h = _digest({"kind": "eval", "train": cfg.hash, "eval_data": flatten(eval_data)})
+                h = _digest({"kind": "eval", "train": cfg.hash, "eval_data": hashed_fields(eval_data)})
                 out.append(Planned(row, seed, cfg, h, train_hash=cfg.hash, eval_data=eval_data))
     return out
 
@@ -253,7 +253,8 @@ def _plan_baseline(base: ExperimentConfig, row: Row, raw_root: str) -> Planned:
     if eval_data.dataset in UNLABELLED:
         return Planned(replace(row, kind="unavailable", note=f"{eval_data.dataset} has no 3D labels"),
                        0, None, f"unavailable:{row.slug}")
-    h = _digest({"kind": "mean_pose", "train_data": flatten(cfg.data), "eval_data": flatten(eval_data)})
+    h = _digest({"kind": "mean_pose", "train_data": hashed_fields(cfg.data),
+                 "eval_data": hashed_fields(eval_data)})
     return Planned(row, 0, cfg, h, eval_data=eval_data)
 
 

@@ -17,6 +17,8 @@ class DataConfig:
     gen_seed: int = 0            # renderer seed (body shapes, cameras, colours, backgrounds)
     poses: str = ""              # alternative poses file in the mocap format; "" = embedded CMU
     split_all: bool = False      # with ``poses``: every frame in one evaluation split
+    extra: str = ""              # a second data set trained on as mask-only single views ("" = none)
+    extra_root: str = ""         # its DataConfig.root (needed for h36m / 3dhp / wild)
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -28,5 +30,11 @@ class DataConfig:
                 raise ValueError(f"DataConfig.{n} must be >= 0, got {getattr(self, n)}")
         if not 0.0 <= self.mask_noise <= 1.0:
             raise ValueError(f"DataConfig.mask_noise must be in [0, 1], got {self.mask_noise}")
+        if self.extra and self.extra not in DATASETS:
+            raise ValueError(f"DataConfig.extra must be '' or one of {DATASETS}, got {self.extra!r}")
+        if self.extra and self.extra == self.dataset:
+            raise ValueError(f"DataConfig.extra ({self.extra!r}) must differ from DataConfig.dataset")
+        if self.extra_root and not self.extra:
+            raise ValueError("DataConfig.extra_root is set but DataConfig.extra names no data set")
         if self.split_all and not self.poses:
             raise ValueError("DataConfig.split_all needs DataConfig.poses (a poses file to evaluate on)")

@@ -161,11 +161,16 @@ class PackedSplit(torch.utils.data.Dataset):
 
 @dataclass(frozen=True)
 class DataBundle:
-    """What ``fit`` trains and validates on: packed splits plus the data set's description."""
+    """What ``fit`` trains and validates on: packed splits plus the data set's description.
+
+    ``extra``: single-view samples of a second data set (``DataConfig.extra``,
+    data/single_view.py), trained on with the mask loss only; None when there is none.
+    """
     train: PackedSplit
     val: PackedSplit
     name: str
     folder: Path
+    extra: torch.utils.data.Dataset | None = None
 
     @property
     def num_views(self) -> int:

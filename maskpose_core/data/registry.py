@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from maskpose_core.data.configs import DataConfig
 from maskpose_core.data.packed import DataBundle, PackedSplit, read_meta
+from maskpose_core.data.single_view import SingleViews
 
 ENV_DATA_ROOT = "MASKPOSE_DATA"
 SYNTHETIC = ("cmu-mv4", "cmu-3dhp-rig")
@@ -56,7 +58,20 @@ def _bundle(folder: Path, name: str, train: str, val: str) -> DataBundle:
 
 def load_data(data_cfg: DataConfig, *, root: Path | None = None, workers: int | None = None,
               progress: bool = True) -> DataBundle:
-    """Build/prepare (or find, by hash) the data set of ``data_cfg`` and open its splits."""
+    """Build/prepare (or find, by hash) the data set of ``data_cfg`` and open its splits; with
+    ``data_cfg.extra``, also the extra data set's training split as single views (``extra``)."""
+    bundle = _load_one(data_cfg, root=root, workers=workers, progress=progress)
+    if not data_cfg.extra:
+        return bundle
+    extra_cfg = replace(data_cfg, dataset=data_cfg.extra, root=data_cfg.extra_root, extra="", extra_root="")
+    extra = _load_one(extra_cfg, root=root, workers=workers, progress=progress)
+    if extra.train.image_size != bundle.train.image_size:
+        raise ValueError(f"DataConfig.extra {data_cfg.extra!r} has {extra.train.image_size}-px crops, "
+                         f"{data_cfg.dataset!r} {bundle.train.image_size}-px")
+    return replace(bundle, extra=SingleViews(extra.train))
+
+
+def _load_one(data_cfg: DataConfig, *, root: Path | None, workers: int | None, progress: bool) -> DataBundle:
     if data_cfg.dataset in SYNTHETIC:
         cmu_mv4 = importlib.import_module("maskpose_core.data.cmu_mv4")  # lazy: heavy renderer
         built_root = Path(data_cfg.root).expanduser() if data_cfg.root else Path(root or default_data_root())

@@ -29,6 +29,7 @@ class LossConfig:
     triangulation_weight: float = 1.0  # pull each view's 3D towards the DLT triangulation of all views' 2D (not in the paper)
     coverage_weight: float = 1.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
+    extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
 
@@ -40,7 +41,7 @@ class LossConfig:
         if self.combine not in COMBINES:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
-                  "coverage_weight", "triangulation_weight", "skeleton_clip"):
+                  "coverage_weight", "triangulation_weight", "skeleton_clip", "extra_weight"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

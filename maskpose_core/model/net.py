@@ -57,7 +57,29 @@ class MaskPoseNet(nn.Module):
         return out
 
     # ------------------------------------------------------------------ training
-    def forward(self, batch: dict[str, Tensor], *, sigma2: float, physique_on: bool) -> dict[str, Tensor]:
+    def forward(self, batch: dict[str, Tensor], *, sigma2: float, physique_on: bool,
+                extra: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """The training loss of a multi-view batch, plus (``extra``) the mask-only loss of a
+        batch of single views of a second data set, weighted by ``loss.extra_weight``. Both in
+        one forward, so DDP sees one forward per backward."""
+        joints_cam, xy = self._joints(batch)
+        out = {"joints_cam_mm": joints_cam, "xy_norm": xy,
+               "spread_mm": structure.spread_mm(joints_cam.detach())}
+        if self.cfg.loss.mode == "supervised_reference":
+            out.update(self._supervised_terms(batch, joints_cam))
+        else:
+            out.update(self._mask_terms(batch, joints_cam, xy, sigma2, physique_on))
+        if extra is not None:
+            if self.cfg.loss.mode == "supervised_reference":
+                raise ValueError("DataConfig.extra is mask-only data; loss.mode='supervised_reference' cannot use it")
+            e_cam, e_xy = self._joints(extra)
+            e = self._mask_terms(extra, e_cam, e_xy, sigma2, physique_on)
+            out["loss_extra"] = e["loss"].detach()
+            out["loss"] = out["loss"] + self.cfg.loss.extra_weight * e["loss"]
+        return out
+
+    def _joints(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Every view's prediction: joints_cam_mm (B, C, L, 3) and xy_norm (B, C, L, 2)."""
         img = batch["image"]
         if img.ndim != 5:
             raise ValueError(f"batch['image'] must be (B, C, 3, S, S), got {tuple(img.shape)}")
@@ -67,13 +89,7 @@ class MaskPoseNet(nn.Module):
         root_cam = self.root_camera(batch, xy)                                    # (B, C, 3)
         joints_cam = self.detector.lift(det["xy_norm"], det["z_norm"], batch["K"].flatten(0, 1),
                                         root_cam.flatten(0, 1)[:, 2], self.image_size).view(b, c, -1, 3)
-        out = {"joints_cam_mm": joints_cam, "xy_norm": xy,
-               "spread_mm": structure.spread_mm(joints_cam.detach())}
-        if self.cfg.loss.mode == "supervised_reference":
-            out.update(self._supervised_terms(batch, joints_cam))
-        else:
-            out.update(self._mask_terms(batch, joints_cam, xy, sigma2, physique_on))
-        return out
+        return joints_cam, xy
 
     def _supervised_terms(self, batch, joints_cam):
         """REFERENCE ONLY (uses 3D labels): L1 on root-relative camera joints, in metres."""
@@ -125,11 +141,12 @@ class MaskPoseNet(nn.Module):
             l_ratio = structure.limb_ratio_loss(joints)
             terms["loss_limb_ratio"] = l_ratio.detach()
             loss = loss + lc.limb_ratio_weight * l_ratio
-        if lc.triangulation_weight > 0:
+        multi_view = joints.shape[1] > 1    # single views: no triangulation, no consistency
+        if lc.triangulation_weight > 0 and multi_view:
             l_tri = structure.triangulation_loss(joints, xy_norm[:, :, :NUM_JOINTS], K, R, t, self.image_size)
             terms["loss_triangulation"] = l_tri.detach()
             loss = loss + lc.triangulation_weight * l_tri
-        if lc.consistency_weight > 0:
+        if lc.consistency_weight > 0 and multi_view:
             l_cons = structure.consistency_loss(joints_world)
             terms["loss_consistency"] = l_cons.detach()
             loss = loss + lc.consistency_weight * l_cons

@@ -27,6 +27,11 @@ def _check_data(cfg: ExperimentConfig, data: DataBundle) -> None:
     if data.train.image_size != cfg.data.image_size:
         raise ValueError(f"data.image_size is {cfg.data.image_size} but the data set {data.folder} has "
                          f"{data.train.image_size}-px images")
+    if (cfg.data.extra or None) != (None if data.extra is None else cfg.data.extra):
+        raise ValueError(f"DataConfig.extra is {cfg.data.extra!r} but the data bundle "
+                         f"{'has no' if data.extra is None else 'has an'} extra data set; load it with load_data(cfg.data)")
+    if cfg.data.extra and cfg.loss.mode == "supervised_reference":
+        raise ValueError("DataConfig.extra is mask-only data; loss.mode='supervised_reference' cannot use it")
     if cfg.loss.mode == "supervised_reference" and not data.train.has_labels:
         raise ValueError(f"loss.mode='supervised_reference' needs 3D labels; {data.name} has none")
 
@@ -39,6 +44,23 @@ def _loader(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: i
     if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
     return loader
+
+
+def _extra_batches(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: int):
+    """Endless batches of ``data.extra`` single views (None when there is no extra data set):
+    as many images per batch as a multi-view batch has, reshuffled (seeded) on every pass."""
+    if data.extra is None:
+        while True:
+            yield None
+    size = cfg.optim.batch_size * data.num_views
+    if len(data.extra) < size:
+        raise ValueError(f"DataConfig.extra {cfg.data.extra!r} has {len(data.extra)} single views, fewer "
+                         f"than one batch of {size} (optim.batch_size × {data.num_views} views)")
+    for rnd in range(1_000_000):
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch * 1_009 + rnd + 7)
+        loader = hooks.wrap_loader(torch.utils.data.DataLoader(data.extra, batch_size=size, shuffle=True,
+                                                                generator=g, drop_last=True))
+        yield from loader
 
 
 def _steps_per_epoch(cfg: ExperimentConfig, data: DataBundle, world_size: int) -> int:
@@ -88,15 +110,19 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
             hooks.on_epoch_start(epoch)
         t0, sums, seen, done = time.perf_counter(), {}, 0, 0
         model.train()
+        extras = _extra_batches(cfg, data, hooks, epoch)
         for batch in _loader(cfg, data, hooks, epoch):
             if done >= steps:
                 break
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            extra = next(extras)
+            if extra is not None:
+                extra = {k: v.to(device, non_blocking=True) for k, v in extra.items()}
             p = step / total
             for group in opt.param_groups:
                 group["lr"] = cfg.optim.lr * schedule.lr_factor_at(cfg.optim, p)
             out = model(batch, sigma2=schedule.sigma2_at(cfg.loss, p),
-                        physique_on=schedule.physique_on_at(cfg.loss, p))
+                        physique_on=schedule.physique_on_at(cfg.loss, p), extra=extra)
             _check_finite(step, out)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
