@@ -8,6 +8,7 @@ deterministic on CPU: shuffling uses a generator seeded by (seed, epoch), model 
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 
 import torch
@@ -56,7 +57,7 @@ def _extra_batches(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, e
     if len(data.extra) < size:
         raise ValueError(f"DataConfig.extra {cfg.data.extra!r} has {len(data.extra)} single views, fewer "
                          f"than one batch of {size} (optim.batch_size × {data.num_views} views)")
-    for rnd in range(1_000_000):
+    for rnd in itertools.count():
         g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch * 1_009 + rnd + 7)
         loader = hooks.wrap_loader(torch.utils.data.DataLoader(data.extra, batch_size=size, shuffle=True,
                                                                 generator=g, drop_last=True))
