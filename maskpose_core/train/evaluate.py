@@ -45,7 +45,9 @@ def predict_split(net, split, *, max_samples: int = 0, sigma2: float | None = No
         joints = pred["joints_cam_mm"].view(b, c, -1, 3)
         xy = pred["xy_norm"].view(b, c, -1, 2)
         m_skel = net.renderer(xy.flatten(0, 1), sigma2).view(b, c, net.renderer.size, -1)
-        shape = net.physique(m_skel.flatten(0, 1)).view_as(m_skel) if net.physique is not None else m_skel
+        # ψ is the shape when it was trained; the supervised reference never trains it
+        psi = net.physique if net.cfg.loss.mode != "supervised_reference" else None
+        shape = psi(m_skel.flatten(0, 1)).view_as(m_skel) if psi is not None else m_skel
         target = downsample(batch["mask"], net.renderer.size)
         inter = ((shape > 0.5) & (target > 0.5)).sum((-1, -2)).float()
         union = ((shape > 0.5) | (target > 0.5)).sum((-1, -2)).float().clamp_min(1)

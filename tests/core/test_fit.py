@@ -101,6 +101,15 @@ def test_supervised_reference_needs_and_uses_labels(tiny_data):
     assert "train/loss_supervised" in metrics and "train/loss_skeleton" not in metrics
 
 
+def test_supervised_reference_mask_iou_is_the_skeleton_masks(tiny_data):
+    """ψ is never trained in the reference: its mask IoU is the skeleton mask's, not ψ's noise."""
+    cfg = _cfg(**{"loss.mode": "supervised_reference"})
+    net = build_model(cfg, tiny_data)
+    with_psi = evaluate(net, tiny_data.val)["mask_iou"]
+    net.physique = None
+    assert with_psi == evaluate(net, tiny_data.val)["mask_iou"] and with_psi > 0.05
+
+
 def test_image_size_mismatch_is_refused(tiny_data):
     with pytest.raises(ValueError, match="image_size"):
         fit(_cfg(**{"data.image_size": 64}), tiny_data)
