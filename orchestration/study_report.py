@@ -231,8 +231,10 @@ def render_markdown(study: Study, summary: pd.DataFrame, runs: pd.DataFrame, pap
     out += _gap_section(study, summary)
     if study.paper_table:
         out += _paper_section(study, paper)
-    if study.notes:
-        out += ["## Notes", ""] + [f"- {n}" for n in study.notes] + [""]
+    notes = [f"- {n}" for n in study.notes]
+    notes += [f"- {s['row']}: {s['note']}" for _, s in summary.iterrows() if s["N"] > 0 and s["note"]]
+    if notes:
+        out += ["## Notes", ""] + notes + [""]
     return "\n".join(out)
 
 

@@ -28,7 +28,8 @@ STUDY = Study(
             note="flip-tolerant metrics of the Ours runs"),
         Row(name="Ours (SPP)", group="SPP", seeds=3, view="spp", paper="Ours (SPP)",
             overrides={"train.spp_labelled": SPP_LABELLED, "model.num_landmarks": SPP_LANDMARKS},
-            note=f"θ fitted on {SPP_LABELLED} labelled training moments"),
+            note=f"θ fitted on train.spp_labelled = {SPP_LABELLED} labelled training moments "
+                 "(all of them if the split is smaller; each run logs val_spp/labelled_moments)"),
         BASELINE,
         REFERENCE,
     ),

@@ -51,6 +51,8 @@ def test_table1_reads_ours_and_ours_flip_from_the_same_runs(shared_store, run_st
     assert summary.loc["Ours †", "SF"] == "yes" and summary.loc["Ours", "SF"] == "no"
     assert summary.loc["Ours (SPP)", "n"] == 1 and "SPP" in summary.loc["Ours (SPP)", "kind"]
     assert summary.loc["Ours", "paper MPJPE (mm)"] == pytest.approx(95.9)
+    md = (shared_store.reports / "table1_h36m.md").read_text()
+    assert "- Ours (SPP): θ fitted on train.spp_labelled = " in md        # row notes are printed
 
 
 def test_table2_evaluates_the_trained_checkpoints_on_the_second_rig(shared_store, run_study):
