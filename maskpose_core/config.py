@@ -209,6 +209,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "data.extra": "",
     "data.extra_root": "",
     "loss.extra_weight": 1.0,
+    "loss.triangulation_cap_mm": 0.0,
 }
 
 

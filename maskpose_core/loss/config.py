@@ -27,6 +27,7 @@ class LossConfig:
     limb_ratio_weight: float = 0.1   # limb-ratio prior (anthropometric ratios)
     consistency_weight: float = 1.0  # multi-view agreement of world-space predictions (label-free; not in the paper)
     triangulation_weight: float = 1.0  # pull each view's 3D towards the DLT triangulation of all views' 2D (not in the paper)
+    triangulation_cap_mm: float = 0.0  # ignore joints farther than this from their triangulation (0 = no cap)
     coverage_weight: float = 1.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
     extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
@@ -41,7 +42,8 @@ class LossConfig:
         if self.combine not in COMBINES:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
-                  "coverage_weight", "triangulation_weight", "skeleton_clip", "extra_weight"):
+                  "coverage_weight", "triangulation_weight", "skeleton_clip", "extra_weight",
+                  "triangulation_cap_mm"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

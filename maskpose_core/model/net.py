@@ -143,7 +143,8 @@ class MaskPoseNet(nn.Module):
             loss = loss + lc.limb_ratio_weight * l_ratio
         multi_view = joints.shape[1] > 1    # single views: no triangulation, no consistency
         if lc.triangulation_weight > 0 and multi_view:
-            l_tri = structure.triangulation_loss(joints, xy_norm[:, :, :NUM_JOINTS], K, R, t, self.image_size)
+            l_tri = structure.triangulation_loss(joints, xy_norm[:, :, :NUM_JOINTS], K, R, t, self.image_size,
+                                                 cap_mm=lc.triangulation_cap_mm)
             terms["loss_triangulation"] = l_tri.detach()
             loss = loss + lc.triangulation_weight * l_tri
         if lc.consistency_weight > 0 and multi_view:
