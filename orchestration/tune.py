@@ -225,7 +225,11 @@ def _tuner(cfg, opts: SweepOptions, *, sweep_dir: Path):
         metric=opts.objective, mode=mode, num_samples=opts.trials,
         max_concurrent_trials=opts.concurrent, trial_dirname_creator=trial_dirname,
         search_alg=OptunaSearch(seed=opts.search_seed),
-        scheduler=ASHAScheduler(max_t=cfg.train.epochs, grace_period=opts.grace_period))
+        # stop_last_trials=False: a trial that reaches its last epoch ends by itself, so its
+        # driver logs the final checkpoint and ends the MLflow run FINISHED (with True, Tune
+        # stopped it at the last report and the run was left for _close_children to mark KILLED)
+        scheduler=ASHAScheduler(max_t=cfg.train.epochs, grace_period=opts.grace_period,
+                                stop_last_trials=False))
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
 
 

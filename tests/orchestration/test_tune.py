@@ -69,6 +69,7 @@ def test_interrupted_sweep_resumes_to_four_distinct_trials(ray_cluster, smoke_da
     assert len(sampled) == 4                                             # 4 distinct configs
     for r in children:
         assert tracking.metric_steps(tracking_uri, r.info.run_id, "val/mask_iou") == [0]
+        assert r.info.status == "FINISHED", (r.info.run_name, r.info.status)   # ran every epoch
     names = {a.path for a in c.list_artifacts(pid)}
     assert {"trials.csv", "best_config.json"} <= names
     assert "best/val/mask_iou" in c.get_run(pid).data.metrics
