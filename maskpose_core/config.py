@@ -213,6 +213,9 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
 }
 
 
+_UNSET = object()
+
+
 def hashed_fields(cfg) -> dict[str, typing.Any]:
     """``flatten(cfg)`` without the ``HASH_NEUTRAL_DEFAULTS`` that hold their default; ``cfg`` is
     the whole ExperimentConfig or one of its sections (a DataConfig's keys are checked as
@@ -221,9 +224,6 @@ def hashed_fields(cfg) -> dict[str, typing.Any]:
                    if type(cfg) is _field_types(ExperimentConfig)[f.name]), "")
     return {k: v for k, v in flatten(cfg).items()
             if HASH_NEUTRAL_DEFAULTS.get(prefix + k, _UNSET) != v}
-
-
-_UNSET = object()
 
 
 def config_hash(cfg) -> str:

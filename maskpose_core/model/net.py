@@ -69,9 +69,7 @@ class MaskPoseNet(nn.Module):
             out.update(self._supervised_terms(batch, joints_cam))
         else:
             out.update(self._mask_terms(batch, joints_cam, xy, sigma2, physique_on))
-        if extra is not None:
-            if self.cfg.loss.mode == "supervised_reference":
-                raise ValueError("DataConfig.extra is mask-only data; loss.mode='supervised_reference' cannot use it")
+        if extra is not None:   # fit refuses extra data with the supervised reference
             e_cam, e_xy = self._joints(extra)
             e = self._mask_terms(extra, e_cam, e_xy, sigma2, physique_on)
             out["loss_extra"] = e["loss"].detach()

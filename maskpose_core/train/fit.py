@@ -28,7 +28,7 @@ def _check_data(cfg: ExperimentConfig, data: DataBundle) -> None:
     if data.train.image_size != cfg.data.image_size:
         raise ValueError(f"data.image_size is {cfg.data.image_size} but the data set {data.folder} has "
                          f"{data.train.image_size}-px images")
-    if (cfg.data.extra or None) != (None if data.extra is None else cfg.data.extra):
+    if bool(cfg.data.extra) != (data.extra is not None):
         raise ValueError(f"DataConfig.extra is {cfg.data.extra!r} but the data bundle "
                          f"{'has no' if data.extra is None else 'has an'} extra data set; load it with load_data(cfg.data)")
     if cfg.data.extra and cfg.loss.mode == "supervised_reference":
