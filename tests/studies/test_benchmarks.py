@@ -1,0 +1,28 @@
+"""studies/benchmarks.py at the smoke profile without Ray: the report is written whole, with the
+header fields the reports index reads, and its measured ratios are positive numbers."""
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+
+from orchestration.study_index import HEADER_FIELDS
+
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
+
+
+def test_benchmarks_smoke_report(tmp_path, smoke_data_root, monkeypatch):
+    monkeypatch.setenv("MASKPOSE_DATA", str(smoke_data_root))
+    out = tmp_path / "benchmarks.md"
+    main = runpy.run_path(str(STUDIES / "benchmarks.py"))["main"]
+    main(["--profile", "smoke", "--skip-ray", "--out", str(out)])
+    text = out.read_text()
+    for field in HEADER_FIELDS:
+        assert f"- {field}: " in text, field
+    assert "- command: `python studies/benchmarks.py --profile smoke --skip-ray`" in text
+    speedups = [float(v) for v in re.findall(r"speed-up fast / loop \(target ≥ 20×\) \| ([0-9.]+)×", text)]
+    assert len(speedups) == 2 and all(v > 0 for v in speedups)
+    err = float(re.search(r"max \|fast − loop\| \| ([0-9.e+-]+)", text).group(1))
+    assert err < 1e-5                      # the fast render draws the loop's masks
+    assert "Orchestration" not in text     # --skip-ray leaves the Ray section out
+    assert not list(tmp_path.glob("*.tmp"))
