@@ -11,6 +11,10 @@ each on evenly spread validation moments of the quick cmu-mv4 build (every view)
 * each tree bone's share of the summed bone length over the ground truth's share (1 = right
   proportions; the neck, for instance, shrinks to a fraction in a folded pose).
 
+It also scores an oracle that is not a method: the upright template turned about the vertical
+to each moment's true yaw (from the ground-truth hips). A network that had learnt only which way
+each body faces, and kept the template's articulation, would score about that.
+
 A diagnostic, not a study: nothing is logged to MLflow. The README's "Training loses the
 template's articulation" numbers come from it.
 """
@@ -28,12 +32,24 @@ from maskpose_core.skeleton import JOINT_NAMES, NUM_JOINTS, TREE_BONES
 from maskpose_core.train.checkpoint import load_checkpoint, model_from_checkpoint
 from maskpose_core.train.evaluate import predict_split
 from maskpose_core.train.fit import build_model
+from maskpose_core.train.init_prior import TEMPLATE_MM
 
 
 def bone_shares(joints_mm: torch.Tensor) -> torch.Tensor:
     """(N, J, 3) -> (16,) mean share of each tree bone in the summed tree-bone length."""
     lengths = bone_lengths(joints_mm, TREE_BONES)
     return (lengths / lengths.sum(-1, keepdim=True)).mean(0)
+
+
+def oracle_yaw_template(gt_mm: torch.Tensor) -> torch.Tensor:
+    """(N, J, 3) root-relative camera-frame truth -> (N, J, 3) the template (facing the camera,
+    right hip at −x) turned about the camera's y axis so its hips point like the truth's."""
+    hips = gt_mm[:, 4] - gt_mm[:, 1]                                             # right -> left hip
+    yaw = torch.atan2(hips[:, 2], hips[:, 0])
+    c, s = torch.cos(yaw), torch.sin(yaw)
+    R = torch.zeros(len(gt_mm), 3, 3, dtype=gt_mm.dtype)
+    R[:, 0, 0], R[:, 0, 2], R[:, 1, 1], R[:, 2, 0], R[:, 2, 2] = c, -s, 1.0, s, c
+    return torch.einsum("nij,kj->nki", R, torch.tensor(TEMPLATE_MM, dtype=gt_mm.dtype))
 
 
 def report(name: str, net, val, moments: int) -> None:
@@ -49,6 +65,11 @@ def report(name: str, net, val, moments: int) -> None:
     print("  per joint (mm): " + " ".join(f"{n}:{v:.0f}" for n, v in zip(JOINT_NAMES, per_joint.tolist())))
     ratio = bone_shares(pred) / bone_shares(gt)
     print("  bone share / truth's: " + " ".join(f"{JOINT_NAMES[c]}:{r:.2f}" for (_, c), r in zip(TREE_BONES, ratio.tolist())))
+    if name.startswith("untrained"):
+        rel = gt - gt[:, :1]
+        oracle = oracle_yaw_template(rel)
+        print(f"oracle (not a method), the template turned to the true yaw: MPJPE † "
+              f"{M.mpjpe_flip(oracle, rel).mean():.1f} mm, P-MPJPE {M.p_mpjpe(oracle, rel).mean():.1f} mm")
 
 
 def main() -> None:
