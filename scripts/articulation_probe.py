@@ -27,7 +27,7 @@ import torch
 from maskpose_core import metrics as M
 from maskpose_core.config import profile_config
 from maskpose_core.data.registry import load_data
-from maskpose_core.loss.structure import bone_lengths
+from maskpose_core.loss.structure import bone_lengths, spread_mm
 from maskpose_core.skeleton import JOINT_NAMES, NUM_JOINTS, TREE_BONES
 from maskpose_core.train.checkpoint import load_checkpoint, model_from_checkpoint
 from maskpose_core.train.evaluate import predict_split
@@ -52,24 +52,21 @@ def oracle_yaw_template(gt_mm: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nij,kj->nki", R, torch.tensor(TEMPLATE_MM, dtype=gt_mm.dtype))
 
 
-def report(name: str, net, val, moments: int) -> None:
+def report(name: str, net, val, moments: int) -> torch.Tensor:
+    """Print the network's scores; returns the ground truth it was scored on (N·C, J, 3)."""
     net.eval()
     with torch.no_grad():
         out = predict_split(net, val, max_samples=moments)
     pred = out["joints_cam_mm"][:, :, :NUM_JOINTS].flatten(0, 1).double()       # (N·C, J, 3)
     gt = out["gt_cam_mm"].flatten(0, 1).double()
     per_joint = (M.procrustes_align(pred, gt) - gt).norm(dim=-1).mean(0)        # (J,)
-    spread = (pred - pred[:, :1]).norm(dim=-1)[:, 1:].mean()
     print(f"{name}: P-MPJPE {per_joint.mean():.1f} mm, MPJPE † {M.mpjpe_flip(pred, gt).mean():.1f} mm, "
-          f"spread {spread:.0f} mm ({len(pred)} predictions)")
+          f"spread {spread_mm(pred):.0f} mm ({len(pred)} predictions)")
     print("  per joint (mm): " + " ".join(f"{n}:{v:.0f}" for n, v in zip(JOINT_NAMES, per_joint.tolist())))
     ratio = bone_shares(pred) / bone_shares(gt)
-    print("  bone share / truth's: " + " ".join(f"{JOINT_NAMES[c]}:{r:.2f}" for (_, c), r in zip(TREE_BONES, ratio.tolist())))
-    if name.startswith("untrained"):
-        rel = gt - gt[:, :1]
-        oracle = oracle_yaw_template(rel)
-        print(f"oracle (not a method), the template turned to the true yaw: MPJPE † "
-              f"{M.mpjpe_flip(oracle, rel).mean():.1f} mm, P-MPJPE {M.p_mpjpe(oracle, rel).mean():.1f} mm")
+    print("  bone share / truth's: "
+          + " ".join(f"{JOINT_NAMES[c]}:{r:.2f}" for (_, c), r in zip(TREE_BONES, ratio.tolist())))
+    return gt
 
 
 def main() -> None:
@@ -81,7 +78,11 @@ def main() -> None:
     cfg = profile_config("quick")
     data = load_data(cfg.data, progress=False)
     torch.manual_seed(args.seed)
-    report("untrained (init prior only)", build_model(cfg, data), data.val, args.moments)
+    gt = report("untrained (init prior only)", build_model(cfg, data), data.val, args.moments)
+    rel = gt - gt[:, :1]
+    oracle = oracle_yaw_template(rel)
+    print(f"oracle (not a method), the template turned to the true yaw: MPJPE † "
+          f"{M.mpjpe_flip(oracle, rel).mean():.1f} mm, P-MPJPE {M.p_mpjpe(oracle, rel).mean():.1f} mm")
     for path in args.checkpoints:
         net = model_from_checkpoint(load_checkpoint(path))[0]
         report(path, net, data.val, args.moments)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 from maskpose_core.config import profile_config
 from maskpose_core.render.skeleton_mask import render_segments_loop, render_skeleton, segment_sigma2
 from maskpose_core.skeleton import landmark_segments
+from orchestration.tracking import git_state
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,14 +105,6 @@ def bench_training(profile: str) -> list[tuple[str, str]]:
     ]
 
 
-def _git() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
@@ -125,6 +117,7 @@ def main(argv=None) -> None:
     if not args.skip_ray:
         from orchestration.benchmarks import bench_orchestration
         sections.append(("Orchestration (Ray Train / Tune)", bench_orchestration(args.profile)))
+    git = git_state(REPO)
     command = "python studies/benchmarks.py" + ("" if args.profile == "quick" else f" --profile {args.profile}") \
         + (" --skip-ray" if args.skip_ray else "")
     lines = ["# Benchmarks", "",
@@ -133,7 +126,7 @@ def main(argv=None) -> None:
              f"- profile: {args.profile}",
              f"- machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}",
-             f"- git commit: {_git()}",
+             f"- git commit: {git['git_commit']}" + (" (uncommitted changes)" if git["git_dirty"] == "true" else ""),
              f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"- wall time of the command: {(time.time() - started) / 60:.1f} min", "",
              "Every ratio is measured side by side in this one run (best of several repeats).", ""]
