@@ -28,6 +28,7 @@ DELTA_LINKS: tuple[tuple[int, int], ...] = (
 
 # Arms are drawn thinner (authors' code: sigma^2 / 2 for arm bones).
 ARM_JOINTS = frozenset({12, 13, 15, 16})  # elbows and wrists
+EXTREMITY_JOINTS = (3, 6, 10, 13, 16)    # ankles, head top, wrists: the ends of the tree's limbs
 
 # Left/right mirror: index i of a flipped pose takes joint FLIP_PERMUTATION[i].
 _LR_PAIRS = ((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16))

@@ -15,7 +15,7 @@ from maskpose_core.loss import mask_loss, structure
 from maskpose_core.model.detector import Detector
 from maskpose_core.model.physique import PhysiqueUNet
 from maskpose_core.render.skeleton_mask import SkeletonMaskRenderer
-from maskpose_core.skeleton import NUM_JOINTS, ROOT
+from maskpose_core.skeleton import EXTREMITY_JOINTS, NUM_JOINTS, ROOT
 
 Tensor = torch.Tensor
 SUPERVISED_SCALE_MM = 1000.0  # the supervised reference's L1 is in metres
@@ -122,6 +122,20 @@ class MaskPoseNet(nn.Module):
             l_cov = mask_loss.coverage(mask, d2, geo, lc.coverage_eps)
             terms["loss_coverage"] = l_cov.detach()
             loss = loss + lc.coverage_weight * l_cov
+        if lc.inside_weight > 0:
+            out_dist = mask_loss.outside_distance(mask_loss.downsample(batch["mask"], lc.render_size).flatten(0, 1))
+            out_dist = out_dist.view(b, -1, lc.render_size, lc.render_size)[:, target]   # (B, Cs, Ct, R, R)
+            l_in = mask_loss.inside(pts.reshape(-1, l, 2), self.renderer.segments,
+                                    out_dist.reshape(-1, lc.render_size, lc.render_size), lc.inside_samples)
+            terms["loss_inside"] = l_in.detach()
+            loss = loss + lc.inside_weight * l_in
+        if lc.extremity_weight > 0:
+            tips = mask_loss.tip_weight(mask, geo, lc.extremity_threshold)            # (B, Cs, Ct, R, R)
+            ends = pts[..., list(EXTREMITY_JOINTS), :]                                  # (B, Cs, Ct, E, 2)
+            l_ext = mask_loss.extremity(ends.reshape(-1, len(EXTREMITY_JOINTS), 2),
+                                        tips.reshape(-1, lc.render_size, lc.render_size), lc.coverage_eps)
+            terms["loss_extremity"] = l_ext.detach()
+            loss = loss + lc.extremity_weight * l_ext
         if self.physique is not None:
             # Warm-up: ψ learns the body around the (detached) skeleton; then its gradient
             # also flows into the joints (coarse-to-fine stage 2).
