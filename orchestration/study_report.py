@@ -126,7 +126,8 @@ def _flags(p: Planned) -> tuple[str, str, str]:
     if p.cfg is None or p.row.kind == "baseline":
         return "–", "–", "–"
     yes = {True: "yes", False: "no"}
-    return yes[p.cfg.model.uses_unpaired_prior], yes[p.cfg.model.uses_template], yes[p.row.view == "flip"]
+    template = p.cfg.model.uses_template or p.cfg.loss.uses_template
+    return yes[p.cfg.model.uses_unpaired_prior], yes[template], yes[p.row.view == "flip"]
 
 
 def summarise(study: Study, plan: list[Planned], runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:

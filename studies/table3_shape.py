@@ -3,7 +3,8 @@
     python studies/table3_shape.py [--profile quick] [--seeds 3] [--dataset cmu-mv4] [--dry-run]
 
 Rows as in the paper: ``wo ψ,G,Δ`` = ``model.physique=false loss.geodesic=false loss.delta=false``,
-``wo ψ,G`` = ``model.physique=false loss.geodesic=false``, ``wo G`` = ``loss.geodesic=false``,
+``wo ψ,G`` = ``model.physique=false loss.geodesic=false``, ``wo G`` = ``loss.geodesic=false`` (each
+row without G also sets ``loss.extremity_weight=0``: the silhouette tips come from G),
 ``Full`` = the base config (3 seeds each); plus the mean-pose baseline and the supervised
 reference. The paper's numbers (Human3.6M) stand in their own columns. The study is defined in
 ``orchestration.study_runner.TABLE3_STUDY`` because ``python studies/ablation.py`` writes this

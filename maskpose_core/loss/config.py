@@ -32,7 +32,8 @@ class LossConfig:
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
     inside_weight: float = 0.0       # bones inside the silhouette: mean distance outside M along each bone (not in the paper)
     inside_samples: int = 5          # points per bone for the inside term, ends included
-    extremity_weight: float = 0.0    # limb tips of the silhouette (high G) reached by wrists, ankles, head top (not in the paper)
+    extremity_weight: float = 1.0    # silhouette tips (high G) reached by wrists, ankles, head top (not in the paper)
+    template_weight: float = 1.0     # articulation prior: residual to the fitted template (T; not in the paper)
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
     extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
     render_size: int = 32            # side of the masks compared in the loss (px)
@@ -46,7 +47,8 @@ class LossConfig:
         if self.combine not in COMBINES:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
-                  "coverage_weight", "inside_weight", "extremity_weight", "triangulation_weight", "skeleton_clip", "extra_weight",
+                  "coverage_weight", "inside_weight", "extremity_weight", "template_weight",
+                  "triangulation_weight", "skeleton_clip", "extra_weight",
                   "triangulation_cap_mm"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
@@ -59,13 +61,19 @@ class LossConfig:
             if not 0.0 <= getattr(self, n) <= 1.0:
                 raise ValueError(f"LossConfig.{n} must be in [0, 1], got {getattr(self, n)}")
         if self.extremity_weight > 0 and not self.geodesic:
-            raise ValueError("LossConfig.extremity_weight > 0 needs LossConfig.geodesic=True: the tips are where G is high")
+            raise ValueError("LossConfig.extremity_weight > 0 needs LossConfig.geodesic=True (the tips are where "
+                             "G is high); set loss.extremity_weight=0 to turn G off")
         if not 0.0 <= self.extremity_threshold < 1.0:
             raise ValueError(f"LossConfig.extremity_threshold must be in [0, 1), got {self.extremity_threshold}")
         if self.inside_samples < 2:
             raise ValueError(f"LossConfig.inside_samples must be >= 2, got {self.inside_samples}")
         if self.render_size < 8:
             raise ValueError(f"LossConfig.render_size must be >= 8, got {self.render_size}")
+
+    @property
+    def uses_template(self) -> bool:
+        """The template articulation prior: part of Table 1's 'T' column."""
+        return self.mode == "unsupervised" and self.template_weight > 0
 
     @property
     def coarse_to_fine(self) -> bool:

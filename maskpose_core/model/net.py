@@ -16,6 +16,7 @@ from maskpose_core.model.detector import Detector
 from maskpose_core.model.physique import PhysiqueUNet
 from maskpose_core.render.skeleton_mask import SkeletonMaskRenderer
 from maskpose_core.skeleton import EXTREMITY_JOINTS, NUM_JOINTS, ROOT
+from maskpose_core.train.init_prior import TEMPLATE_MM
 
 Tensor = torch.Tensor
 SUPERVISED_SCALE_MM = 1000.0  # the supervised reference's L1 is in metres
@@ -29,6 +30,7 @@ class MaskPoseNet(nn.Module):
         self.detector = Detector(cfg.model, cfg.data.image_size)
         self.physique = PhysiqueUNet(cfg.model.physique_width) if cfg.model.physique else None
         lc = cfg.loss
+        self.register_buffer("template_mm", torch.tensor(TEMPLATE_MM), persistent=False)
         self.renderer = SkeletonMaskRenderer(num_landmarks=cfg.model.num_landmarks, delta=lc.delta,
                                              size=lc.render_size, combine=lc.combine,
                                              arm_sigma_factor=lc.arm_sigma_factor, primitive=lc.primitive)
@@ -123,7 +125,8 @@ class MaskPoseNet(nn.Module):
             terms["loss_coverage"] = l_cov.detach()
             loss = loss + lc.coverage_weight * l_cov
         if lc.inside_weight > 0:
-            out_dist = mask_loss.outside_distance(mask_loss.downsample(batch["mask"], lc.render_size).flatten(0, 1))
+            low = mask_loss.downsample(batch["mask"], lc.render_size)
+            out_dist = mask_loss.outside_distance(low.flatten(0, 1))
             out_dist = out_dist.view(b, -1, lc.render_size, lc.render_size)[:, target]   # (B, Cs, Ct, R, R)
             l_in = mask_loss.inside(pts.reshape(-1, l, 2), self.renderer.segments,
                                     out_dist.reshape(-1, lc.render_size, lc.render_size), lc.inside_samples)
@@ -153,6 +156,10 @@ class MaskPoseNet(nn.Module):
             l_ratio = structure.limb_ratio_loss(joints)
             terms["loss_limb_ratio"] = l_ratio.detach()
             loss = loss + lc.limb_ratio_weight * l_ratio
+        if lc.template_weight > 0:
+            l_tpl = structure.template_loss(joints, self.template_mm)
+            terms["loss_template"] = l_tpl.detach()
+            loss = loss + lc.template_weight * l_tpl
         multi_view = joints.shape[1] > 1    # single views: no triangulation, no consistency
         if lc.triangulation_weight > 0 and multi_view:
             l_tri = structure.triangulation_loss(joints, xy_norm[:, :, :NUM_JOINTS], K, R, t, self.image_size,

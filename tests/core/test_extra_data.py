@@ -77,9 +77,12 @@ def test_extra_config_and_bundle_must_agree(tiny_data):
 
 
 def test_fields_added_later_keep_old_hashes_at_their_default():
-    cfg = profile_config("quick")
+    # a config with every later-added field at its neutral value hashes as before they existed
+    cfg = apply_overrides(profile_config("quick"), HASH_NEUTRAL_DEFAULTS)
     old = {k: v for k, v in flatten(cfg).items() if k not in HASH_NEUTRAL_DEFAULTS}
     expected = hashlib.sha256(json.dumps(old, sort_keys=True, default=str).encode()).hexdigest()[:12]
     assert cfg.hash == expected
+    # fields whose default is not neutral (the extremity and template terms) enter the hash
+    assert profile_config("quick").hash != cfg.hash
     assert apply_overrides(cfg, EXTRA).hash != cfg.hash
     assert apply_overrides(cfg, {"loss.extra_weight": 2.0}).hash != cfg.hash

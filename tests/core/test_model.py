@@ -27,7 +27,8 @@ def test_detector_input_modes(tiny_data, inp):
 
 def test_physique_gradient_reaches_the_joints(tiny_data):
     only_physique = {"loss.lambda_s": 0.0, "loss.symmetry_weight": 0.0, "loss.limb_ratio_weight": 0.0,
-                     "loss.coverage_weight": 0.0, "loss.consistency_weight": 0.0, "loss.triangulation_weight": 0.0}
+                     "loss.coverage_weight": 0.0, "loss.consistency_weight": 0.0, "loss.triangulation_weight": 0.0,
+                     "loss.extremity_weight": 0.0, "loss.template_weight": 0.0}
     cfg = apply_overrides(profile_config("smoke"), only_physique)
     net = MaskPoseNet(cfg)
     b = _batch(tiny_data)
@@ -60,3 +61,4 @@ def test_without_prior_the_initial_pose_is_collapsed(tiny_data):
         out = net.detector(b["image"].flatten(0, 1), b["mask"].flatten(0, 1))
     spread = (out["xy_norm"] - out["xy_norm"][:, :1]).norm(dim=-1).mean()
     assert spread < 0.1                   # FINDINGS.md: joints start at the volume centre
+

@@ -1,10 +1,11 @@
 """Structure and multi-view terms: hand-derived zeros, and the gradient that pulls a bad view back."""
 import math
 
+import pytest
 import torch
 
 from maskpose_core.geometry import look_at, pixels_to_normalized, project_to_pixels, world_to_camera
-from maskpose_core.loss.structure import consistency_loss, symmetry_loss, triangulation_loss
+from maskpose_core.loss.structure import consistency_loss, symmetry_loss, template_loss, triangulation_loss
 from maskpose_core.train.init_prior import TEMPLATE_MM
 
 SIZE = 64
@@ -63,3 +64,19 @@ def test_symmetry_and_consistency_zero_for_a_symmetric_pose_seen_alike():
     assert symmetry_loss(pose).item() < 1e-4                     # template: equal left/right bones
     views = pose[None, None].expand(2, 4, -1, -1)
     assert consistency_loss(views).item() == 0.0
+
+
+def test_template_loss_is_zero_for_a_similarity_of_the_template_and_pulls_towards_it():
+    tpl = torch.tensor(TEMPLATE_MM, dtype=torch.float64)
+    c, s = math.cos(0.7), math.sin(0.7)
+    rot = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]], dtype=torch.float64)
+    moved = 1.3 * tpl @ rot.T + torch.tensor([40.0, -20.0, 3000.0], dtype=torch.float64)
+    assert template_loss(moved[None], tpl).item() == pytest.approx(0.0, abs=1e-12)
+    # raise the left wrist: the residual grows, and descent lowers it back towards the template
+    pose = moved.clone()
+    pose[13, 1] -= 400.0
+    pose.requires_grad_(True)
+    loss = template_loss(pose[None], tpl)
+    loss.backward()
+    assert loss.item() > 0.01
+    assert pose.grad[13, 1] < 0 and pose.grad[13, 1].abs() == pose.grad.abs().max()
