@@ -5,9 +5,10 @@
 "Effectiveness of the skeleton mask": joint-point Gaussian maps vs bone maps vs bones + Δ
 (= Full), sum vs max (= Full), σ² values. "Effectiveness of the physique mask and the rest":
 ψ off, G off (Table 3's ``wo G``), the structure prior off, coarse-to-fine off / with a wide
-start. "Our additions": the multi-view consistency/triangulation terms and the coverage term off.
+start. "Our additions": the multi-view consistency/triangulation terms, the coverage term, the
+extremity term and the template articulation prior off.
 Seeds per row: 3 for Table 3's rows, 1 for each component row (``--seeds K`` sets every row). At
-the quick profile the whole study is 27 trainings of ≈ 5 min on 2 CPU cores (``QUICK_BUDGET``);
+the quick profile the whole study is 29 trainings of ≈ 5 min on 2 CPU cores (``QUICK_BUDGET``);
 ``--dry-run`` prints the plan and the estimate for this machine.
 """
 from __future__ import annotations
@@ -46,6 +47,10 @@ COMPONENT_ROWS = (
         note="no world-space agreement and no triangulation pull: views meet only through the C×C renders"),
     Row(name="wo coverage", group=ADDITIONS, seeds=1, overrides={"loss.coverage_weight": 0},
         note="no distance-to-nearest-bone term over the silhouette"),
+    Row(name="wo extremity", group=ADDITIONS, seeds=1, overrides={"loss.extremity_weight": 0},
+        note="the silhouette's tips (high G) are not pulled towards wrists, ankles and head top"),
+    Row(name="wo template prior", group=ADDITIONS, seeds=1, overrides={"loss.template_weight": 0},
+        note="no pull of the articulation towards the Procrustes-fitted template (T stays: init prior)"),
 )
 
 STUDY = Study(
@@ -61,10 +66,11 @@ STUDY = Study(
     budget_hours=3.0,
     notes=("Full = bone maps + Δ, max over bones, σ² = 2e-2 constant (quick/smoke; the paper "
            "profile narrows 2e-2 → 3e-3), ψ on, G on, structure prior on, ψ's term after 20 % of "
-           "the steps, φ sees image + mask, template init prior (T), plus three label-free terms "
-           "that are not in the paper: multi-view consistency, triangulation pull and silhouette "
-           "coverage (weight 1 each). Each component row changes one thing from Full; `wo G` is "
-           "Table 3's row.",
+           "the steps, φ sees image + mask, template init prior and template articulation prior (T), "
+           "plus four label-free terms that are not in the paper: multi-view consistency, "
+           "triangulation pull, silhouette coverage and extremity (weight 1 each). Each component "
+           "row changes one thing from Full; `wo G` is Table 3's row (it also drops the extremity "
+           "term, whose tips come from G).",
            "Paper columns exist for Table 3's rows only: the poster's component ablation reports "
            "no numbers in paper_tables.csv.",
            "mask IoU: the rendered shape (ψ's output, or the skeleton mask without ψ) against the "
