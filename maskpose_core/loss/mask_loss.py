@@ -3,6 +3,10 @@
 L = λs·mean(G ⊙ (M − M_skel)²) + λp·mean(G ⊙ (M − M_phys)²) + structure prior.
 Every view's 3D prediction is mapped to world space and projected into every view
 (C×C renders; ``cross_view=False`` keeps only the C own-view renders).
+
+Label-free terms that are not in the paper, each with its own weight in ``LossConfig``:
+coverage (every silhouette pixel near some bone), extremity (the silhouette's tips near a limb
+end) and inside (every bone within the silhouette; off by default).
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Structure prior (DESIGN.md §1): left/right bone-length symmetry and limb ratios.
+"""Structure prior (DESIGN.md §1): left/right bone-length symmetry and limb ratios, and the
+template articulation prior (T).
 
-Both are scale-free (relative errors), so they shape a pose without fixing its size.
+All three are scale-free (relative errors), so they shape a pose without fixing its size.
 Also the multi-view consistency term and the mean joint-to-root spread (collapse monitor).
 """
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from maskpose_core.geometry import normalized_to_pixels, triangulate_dlt, world_to_camera
+from maskpose_core.metrics import procrustes_align
 from maskpose_core.skeleton import LIMB_RATIOS, NUM_JOINTS, ROOT, SYMMETRIC_BONES
 
 Tensor = torch.Tensor
@@ -44,7 +46,6 @@ def template_loss(joints_mm: Tensor, template_mm: Tensor) -> Tensor:
     and the residual's mean square is divided by the pose's mean squared spread around its
     centroid, so the term is scale-free and 0 exactly for a rotated, scaled template. () >= 0.
     """
-    from maskpose_core.metrics import procrustes_align
     flat = joints_mm.reshape(-1, *joints_mm.shape[-2:])
     fit = procrustes_align(template_mm.to(flat).expand_as(flat), flat.detach()).detach()
     spread = ((flat - flat.mean(dim=-2, keepdim=True)) ** 2).sum(-1).mean(-1)
