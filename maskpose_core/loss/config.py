@@ -33,8 +33,8 @@ class LossConfig:
     inside_weight: float = 0.0       # bones inside the silhouette: mean distance outside M along each bone (not in the paper)
     inside_samples: int = 5          # points per bone for the inside term, ends included
     extremity_weight: float = 1.0    # silhouette tips (high G) reached by wrists, ankles, head top (not in the paper)
-    template_weight: float = 1.0     # articulation prior: residual to the fitted template (T; not in the paper)
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
+    template_weight: float = 1.0     # articulation prior: residual to the fitted template (T; not in the paper)
     extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
