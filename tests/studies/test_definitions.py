@@ -1,8 +1,8 @@
 """Study definitions without training: plans, shared hashes, the quick budget, bad input.
 
 Hand-checked facts: Table 3 has 5 rows × 3 seeds (the paper's 4 and Full without the template);
-the ablation adds 11 component rows × 1 seed and the supervised reference (1 seed) →
-15 + 11 + 1 = 27 trainings; Table 1's ``Ours`` and
+the ablation adds 13 component rows × 1 seed and the supervised reference (1 seed) →
+15 + 13 + 1 = 29 trainings; Table 1's ``Ours`` and
 ``Ours †`` are the same runs read through different metrics.
 """
 from __future__ import annotations
@@ -46,9 +46,9 @@ def test_ablation_quick_plan_has_the_seeds_and_fits_three_hours(load_study):
         assert len(_hashes(plan, row)) == 3
     components = [r for r in study.rows if r.group in ("skeleton mask", "physique mask and the rest",
                                                        "our additions (not in the paper)")]
-    assert len(components) == 11 and all(len(_hashes(plan, r.name)) == 1 for r in components)
+    assert len(components) == 13 and all(len(_hashes(plan, r.name)) == 1 for r in components)
     trainings = training_runs(plan)
-    assert len(trainings) == 27                      # 5 × 3 + 11 + the supervised reference
+    assert len(trainings) == 29                      # 5 × 3 + 13 + the supervised reference
     per_run, source = estimate_run_s(_empty_frame(), trainings[0][1].cfg)
     assert "fallback" in source and per_run == FIXED_S["quick"] + 240 * STEP_S["quick"]
     assert len(trainings) * per_run <= study.budget_hours * 3600
@@ -142,7 +142,7 @@ def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, loa
     out = capsys.readouterr().out
     plan = plan_study(load_study("ablation")["STUDY"], profile="quick")
     assert all(p.hash[:12] in out for p in plan)
-    assert "27 distinct trainings" in out and "to run: 27 trainings" in out and "estimate: 27 ×" in out
+    assert "29 distinct trainings" in out and "to run: 29 trainings" in out and "estimate: 29 ×" in out
     assert not store.reports.exists()
 
 
