@@ -210,8 +210,6 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "data.extra_root": "",
     "loss.extra_weight": 1.0,
     "loss.triangulation_cap_mm": 0.0,
-    "loss.inside_weight": 0.0,
-    "loss.inside_samples": 5,
     "loss.extremity_weight": 0.0,
     "loss.extremity_threshold": 0.6,
     "loss.template_weight": 0.0,

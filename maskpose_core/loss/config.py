@@ -30,8 +30,6 @@ class LossConfig:
     triangulation_cap_mm: float = 0.0  # ignore joints farther than this from their triangulation (0 = no cap)
     coverage_weight: float = 1.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
-    inside_weight: float = 0.0       # bones inside the silhouette: mean distance outside M along each bone (not in the paper)
-    inside_samples: int = 5          # points per bone for the inside term, ends included
     extremity_weight: float = 1.0    # silhouette tips (high G) reached by wrists, ankles, head top (not in the paper)
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
     template_weight: float = 1.0     # articulation prior: residual to the fitted template (T; not in the paper)
@@ -47,7 +45,7 @@ class LossConfig:
         if self.combine not in COMBINES:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
-                  "coverage_weight", "inside_weight", "extremity_weight", "template_weight",
+                  "coverage_weight", "extremity_weight", "template_weight",
                   "triangulation_weight", "skeleton_clip", "extra_weight",
                   "triangulation_cap_mm"):
             if getattr(self, n) < 0:
@@ -65,8 +63,6 @@ class LossConfig:
                              "G is high); set loss.extremity_weight=0 to turn G off")
         if not 0.0 <= self.extremity_threshold < 1.0:
             raise ValueError(f"LossConfig.extremity_threshold must be in [0, 1), got {self.extremity_threshold}")
-        if self.inside_samples < 2:
-            raise ValueError(f"LossConfig.inside_samples must be >= 2, got {self.inside_samples}")
         if self.render_size < 8:
             raise ValueError(f"LossConfig.render_size must be >= 8, got {self.render_size}")
 

@@ -5,8 +5,8 @@ Every view's 3D prediction is mapped to world space and projected into every vie
 (C×C renders; ``cross_view=False`` keeps only the C own-view renders).
 
 Label-free terms that are not in the paper, each with its own weight in ``LossConfig``:
-coverage (every silhouette pixel near some bone), extremity (the silhouette's tips near a limb
-end) and inside (every bone within the silhouette; off by default).
+coverage (every silhouette pixel near some bone) and extremity (the silhouette's tips near a
+limb end).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from maskpose_core.geometry import pixels_to_normalized, project_to_pixels_soft, world_to_camera
+from maskpose_core.render.skeleton_mask import pixel_centres
 
 Tensor = torch.Tensor
 
@@ -66,46 +67,6 @@ def coverage(mask: Tensor, dist2: Tensor, weight: Tensor, eps: float) -> Tensor:
     return (weight * mask * torch.sqrt(dist2 + eps * eps)).mean()
 
 
-def outside_distance(mask: Tensor, *, chunk: int = 16) -> Tensor:
-    """(N, R, R) soft mask -> (N, R, R) distance from every pixel centre to the nearest pixel
-    centre with mask >= 0.5, in normalised crop units (0 inside the silhouette). Exact, by brute
-    force over the R² × R² pixel pairs (R is the loss's render size, 32 by default); no gradient.
-    """
-    if mask.ndim != 3 or mask.shape[-1] != mask.shape[-2]:
-        raise ValueError(f"mask must be (N, R, R), got {tuple(mask.shape)}")
-    n, r = mask.shape[0], mask.shape[-1]
-    g = (2.0 * torch.arange(r, dtype=mask.dtype, device=mask.device) + 1.0) / r - 1.0
-    gy, gx = torch.meshgrid(g, g, indexing="ij")
-    pix = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=-1)             # (P, 2)
-    pair = torch.cdist(pix, pix)                                            # (P, P)
-    far = torch.tensor(float("inf"), dtype=mask.dtype, device=mask.device)
-    fg = mask.detach().reshape(n, -1) >= 0.5                                # (N, P)
-    out = [torch.where(f[:, None, :], pair, far).amin(-1) for f in fg.split(chunk)]
-    dist = torch.cat(out).view(n, r, r)
-    if torch.isinf(dist).any():
-        raise ValueError("outside_distance: a mask has no foreground pixel at the loss's render size")
-    return dist
-
-
-def inside(points_norm: Tensor, segments: Tensor, outside_dist: Tensor, samples: int) -> Tensor:
-    """Skeleton inside the silhouette: mean distance outside the mask of points along every bone.
-
-    points_norm (N, L, 2) normalised crop coordinates; segments (K, 2) long; outside_dist
-    (N, R, R) from :func:`outside_distance`; ``samples`` points per bone, ends included.
-    The distance is bilinearly sampled (differentiable in the points) and, beyond the crop,
-    the distance past its edge is added. Zero for a skeleton wholly inside the silhouette:
-    unlike the Gaussian skeleton term it has no preference for where inside a thin limb a
-    bone lies, so it does not pull arms into the trunk.
-    """
-    s = torch.linspace(0.0, 1.0, samples, dtype=points_norm.dtype, device=points_norm.device)
-    a, b = points_norm[:, segments[:, 0]], points_norm[:, segments[:, 1]]   # (N, K, 2)
-    pts = a.unsqueeze(2) + s.view(1, 1, -1, 1) * (b - a).unsqueeze(2)      # (N, K, S, 2)
-    inner = F.grid_sample(outside_dist.unsqueeze(1), pts, mode="bilinear", padding_mode="border",
-                          align_corners=False).squeeze(1)                   # (N, K, S)
-    beyond = (pts.abs() - 1.0).clamp_min(0.0).norm(dim=-1)
-    return (inner + beyond).mean()
-
-
 def tip_weight(mask: Tensor, geodesic: Tensor, threshold: float) -> Tensor:
     """Where the silhouette's limbs end: (N, R, R) soft mask and G -> (N, R, R) weight in [0, 1].
 
@@ -135,7 +96,7 @@ def extremity(points_norm: Tensor, tips: Tensor, eps: float) -> Tensor:
     raised hand pulls a wrist (not the nearest bone of any kind) out to it. 0 without tips.
     """
     r = tips.shape[-1]
-    g = (2.0 * torch.arange(r, dtype=points_norm.dtype, device=points_norm.device) + 1.0) / r - 1.0
+    g = pixel_centres(r, dtype=points_norm.dtype, device=points_norm.device)
     dx = g.view(1, 1, 1, r) - points_norm[..., 0, None, None]                 # (N, E, 1, R)
     dy = g.view(1, 1, r, 1) - points_norm[..., 1, None, None]                 # (N, E, R, 1)
     d2 = (dx * dx + dy * dy).amin(dim=1)                                      # (N, R, R)

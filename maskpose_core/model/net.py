@@ -112,9 +112,10 @@ class MaskPoseNet(nn.Module):
                                                   cross_view=lc.cross_view)        # (B, Cs, Ct, L, 2)
         b, cs, ct, l, _ = pts.shape
         m_skel = self.renderer(pts.reshape(-1, l, 2), sigma2).view(b, cs, ct, lc.render_size, lc.render_size)
-        mask = mask_loss.downsample(batch["mask"], lc.render_size)[:, target]       # (B, Cs, Ct, R, R)
-        geo = batch["geodesic"] if lc.geodesic else torch.ones_like(batch["mask"])
-        geo = mask_loss.downsample(geo, lc.render_size)[:, target]
+        mask_views = mask_loss.downsample(batch["mask"], lc.render_size)            # (B, C, R, R)
+        geo_views = mask_loss.downsample(batch["geodesic"] if lc.geodesic else torch.ones_like(batch["mask"]),
+                                         lc.render_size)
+        mask, geo = mask_views[:, target], geo_views[:, target]                     # (B, Cs, Ct, R, R)
         valid = (m_skel.detach() > lc.skeleton_clip).float() if lc.skeleton_clip > 0 else None
         l_skel = mask_loss.weighted_mse(mask, m_skel, geo, valid)
         terms = {"loss_skeleton": l_skel.detach(), "m_skel": m_skel.detach()}
@@ -124,16 +125,8 @@ class MaskPoseNet(nn.Module):
             l_cov = mask_loss.coverage(mask, d2, geo, lc.coverage_eps)
             terms["loss_coverage"] = l_cov.detach()
             loss = loss + lc.coverage_weight * l_cov
-        if lc.inside_weight > 0:
-            low = mask_loss.downsample(batch["mask"], lc.render_size)
-            out_dist = mask_loss.outside_distance(low.flatten(0, 1))
-            out_dist = out_dist.view(b, -1, lc.render_size, lc.render_size)[:, target]   # (B, Cs, Ct, R, R)
-            l_in = mask_loss.inside(pts.reshape(-1, l, 2), self.renderer.segments,
-                                    out_dist.reshape(-1, lc.render_size, lc.render_size), lc.inside_samples)
-            terms["loss_inside"] = l_in.detach()
-            loss = loss + lc.inside_weight * l_in
         if lc.extremity_weight > 0:
-            tips = mask_loss.tip_weight(mask, geo, lc.extremity_threshold)            # (B, Cs, Ct, R, R)
+            tips = mask_loss.tip_weight(mask_views, geo_views, lc.extremity_threshold)[:, target]
             ends = pts[..., list(EXTREMITY_JOINTS), :]                                  # (B, Cs, Ct, E, 2)
             l_ext = mask_loss.extremity(ends.reshape(-1, len(EXTREMITY_JOINTS), 2),
                                         tips.reshape(-1, lc.render_size, lc.render_size), lc.coverage_eps)
