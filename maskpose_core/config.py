@@ -213,7 +213,6 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "loss.extremity_weight": 0.0,
     "loss.extremity_threshold": 0.6,
     "loss.template_weight": 0.0,
-    "loss.lr_align": "none",
 }
 
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maskpose_core.loss.lr_align import check_mode as check_lr_align
-
 MODES = ("unsupervised", "supervised_reference")
 COMBINES = ("sum", "max")
 PRIMITIVES = ("bones", "joints")
@@ -29,7 +27,6 @@ class LossConfig:
     limb_ratio_weight: float = 0.1   # limb-ratio prior (anthropometric ratios)
     consistency_weight: float = 1.0  # multi-view agreement of world-space predictions (label-free; not in the paper)
     triangulation_weight: float = 1.0  # pull each view's 3D towards the DLT triangulation of all views' 2D (not in the paper)
-    lr_align: str = "none"           # align the views' left/right labels before the multi-view terms: none | tolerant | majority
     triangulation_cap_mm: float = 0.0  # ignore joints farther than this from their triangulation (0 = no cap)
     coverage_weight: float = 1.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
@@ -43,7 +40,6 @@ class LossConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"LossConfig.mode must be one of {MODES}, got {self.mode!r}")
-        check_lr_align(self.lr_align)
         if self.primitive not in PRIMITIVES:
             raise ValueError(f"LossConfig.primitive must be one of {PRIMITIVES}, got {self.primitive!r}")
         if self.combine not in COMBINES:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import torch
 
 from maskpose_core.geometry import normalized_to_pixels, triangulate_dlt, world_to_camera
-from maskpose_core.loss.lr_align import apply_flips
 from maskpose_core.metrics import procrustes_align
 from maskpose_core.skeleton import LIMB_RATIOS, NUM_JOINTS, ROOT, SYMMETRIC_BONES
 
@@ -64,9 +63,7 @@ def consistency_loss(joints_world_mm: Tensor, scale_mm: float = 1000.0) -> Tenso
 
 
 def triangulation_loss(joints_cam_mm: Tensor, xy_norm: Tensor, K: Tensor, R: Tensor, t_mm: Tensor,
-                       image_size: int, scale_mm: float = 1000.0, cap_mm: float = 0.0,
-                       flips: Tensor | None = None, perms: Tensor | None = None,
-                       tolerant: bool = True) -> Tensor:
+                       image_size: int, scale_mm: float = 1000.0, cap_mm: float = 0.0) -> Tensor:
     """Multi-view self-consistency through triangulation (label-free: cameras only).
 
     The C views' predicted 2D joints are triangulated (DLT, detached) into one world pose;
@@ -75,15 +72,9 @@ def triangulation_loss(joints_cam_mm: Tensor, xy_norm: Tensor, K: Tensor, R: Ten
     squared distance at cap_mm²: a joint whose views disagree so much that its triangulation
     lies farther away than that pulls nothing (DLT of inconsistent 2D gives targets metres off,
     and their squares would dominate the mean).
-    ``flips`` (B, C, G) and ``perms`` (G, >= J) (see ``lr_align``) first align the views'
-    left/right labels, so a left wrist is triangulated with left wrists; with ``tolerant`` the
-    target is handed back to each view in its own labelling, otherwise in the majority's.
     joints_cam_mm (B, C, J, 3), xy_norm (B, C, J, 2), K/R (B, C, 3, 3), t_mm (B, C, 3) -> ().
     """
     b, c, j, _ = joints_cam_mm.shape
-    if flips is not None:
-        perms = perms[:, :j]
-        xy_norm = apply_flips(xy_norm, flips, perms)
     with torch.no_grad():
         uv = normalized_to_pixels(xy_norm, image_size).transpose(1, 2)                 # (B, J, C, 2)
         expand = lambda x: x.unsqueeze(1).expand(b, j, *x.shape[1:])                    # noqa: E731
@@ -91,8 +82,6 @@ def triangulation_loss(joints_cam_mm: Tensor, xy_norm: Tensor, K: Tensor, R: Ten
                                 expand(t_mm).double()).float()                          # (B, J, 3)
         target = world_to_camera(world.unsqueeze(1).expand(b, c, j, 3), R, t_mm)         # (B, C, J, 3)
         target = target - target[:, :, ROOT:ROOT + 1]
-        if flips is not None and tolerant:
-            target = apply_flips(target, flips, perms)
     rel = joints_cam_mm - joints_cam_mm[:, :, ROOT:ROOT + 1]
     d2 = (((rel - target) / scale_mm) ** 2).sum(-1)                                      # (B, C, J)
     if cap_mm > 0:

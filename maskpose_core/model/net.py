@@ -11,7 +11,7 @@ from torch import nn
 
 from maskpose_core.config import ExperimentConfig
 from maskpose_core.geometry import camera_to_world, normalized_to_pixels, triangulate_dlt, world_to_camera
-from maskpose_core.loss import lr_align, mask_loss, structure
+from maskpose_core.loss import mask_loss, structure
 from maskpose_core.model.detector import Detector
 from maskpose_core.model.physique import PhysiqueUNet
 from maskpose_core.render.skeleton_mask import SkeletonMaskRenderer
@@ -31,7 +31,6 @@ class MaskPoseNet(nn.Module):
         self.physique = PhysiqueUNet(cfg.model.physique_width) if cfg.model.physique else None
         lc = cfg.loss
         self.register_buffer("template_mm", torch.tensor(TEMPLATE_MM), persistent=False)
-        self.register_buffer("lr_perms", lr_align.group_permutations(cfg.model.num_landmarks), persistent=False)
         self.renderer = SkeletonMaskRenderer(num_landmarks=cfg.model.num_landmarks, delta=lc.delta,
                                              size=lc.render_size, combine=lc.combine,
                                              arm_sigma_factor=lc.arm_sigma_factor, primitive=lc.primitive)
@@ -155,18 +154,13 @@ class MaskPoseNet(nn.Module):
             terms["loss_template"] = l_tpl.detach()
             loss = loss + lc.template_weight * l_tpl
         multi_view = joints.shape[1] > 1    # single views: no triangulation, no consistency
-        flips = lr_align.best_flips(joints_world) if multi_view and lc.lr_align != "none" else None
-        if flips is not None:
-            terms["lr_flipped"] = flips.float().mean()
         if lc.triangulation_weight > 0 and multi_view:
             l_tri = structure.triangulation_loss(joints, xy_norm[:, :, :NUM_JOINTS], K, R, t, self.image_size,
-                                                 cap_mm=lc.triangulation_cap_mm, flips=flips,
-                                                 perms=self.lr_perms, tolerant=lc.lr_align == "tolerant")
+                                                 cap_mm=lc.triangulation_cap_mm)
             terms["loss_triangulation"] = l_tri.detach()
             loss = loss + lc.triangulation_weight * l_tri
         if lc.consistency_weight > 0 and multi_view:
-            l_cons = (structure.consistency_loss(joints_world) if flips is None else
-                      lr_align.aligned_consistency(joints_world, flips, self.lr_perms, lc.lr_align))
+            l_cons = structure.consistency_loss(joints_world)
             terms["loss_consistency"] = l_cons.detach()
             loss = loss + lc.consistency_weight * l_cons
         terms["loss"] = loss

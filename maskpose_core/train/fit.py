@@ -134,7 +134,7 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
             done += 1
             seen += batch["image"].shape[0]
             for k, v in out.items():
-                if k.startswith("loss") or k in ("spread_mm", "lr_flipped"):
+                if k.startswith("loss") or k == "spread_mm":
                     sums[k] = sums.get(k, 0.0) + float(v.detach())
         dt = time.perf_counter() - t0
         is_last = epoch == cfg.train.epochs - 1
