@@ -199,7 +199,23 @@ def from_dict(d: dict) -> ExperimentConfig:
             else:
                 flat[f"{prefix}{k}"] = v
     walk("", d)
+    for key, neutral in REMOVED_FIELDS.items():
+        if key in flat:
+            if neutral is not ANY_VALUE and flat[key] != neutral:
+                raise ValueError(f"config field {key}={flat[key]!r} was removed from maskpose (only its neutral "
+                                 f"value {neutral!r}, which changes nothing, can still be read)")
+            del flat[key]
     return unflatten(flat, ExperimentConfig, base=ExperimentConfig(profile=d.get("profile", "quick")))
+
+
+# Fields that were removed, with the value at which they did nothing. A saved config (a
+# checkpoint, an MLflow run's config.json) holding one at that value still loads; any other
+# value is refused, since the run cannot be reproduced without the removed code.
+ANY_VALUE = object()   # a removed field that mattered only through another removed field
+REMOVED_FIELDS: dict[str, typing.Any] = {
+    "loss.inside_weight": 0.0,   # the inside term, measured without gain (README), removed in c44d864
+    "loss.inside_samples": ANY_VALUE,
+}
 
 
 # Fields added after runs were recorded, with the default that reproduces the behaviour from

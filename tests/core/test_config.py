@@ -57,3 +57,12 @@ def test_spp_needs_2j_landmarks_and_accepts_49():
     assert cfg.model.num_landmarks == 49
     with pytest.raises(ValueError, match="17 \\+ 16"):
         apply_overrides(profile_config("smoke"), {"model.num_landmarks": "40"})
+
+
+def test_a_saved_config_with_a_removed_field_loads_only_at_its_neutral_value():
+    old = to_dict(profile_config("quick"))
+    old["loss"] |= {"inside_weight": 0.0, "inside_samples": 7}      # a checkpoint from before c44d864
+    assert from_dict(old) == profile_config("quick")
+    old["loss"]["inside_weight"] = 0.5
+    with pytest.raises(ValueError, match="loss.inside_weight=0.5 was removed"):
+        from_dict(old)
