@@ -18,7 +18,9 @@ from pathlib import Path
 import torch
 
 from maskpose_core.config import profile_config
-from maskpose_core.render.skeleton_mask import render_segments_loop, render_skeleton, segment_sigma2
+from maskpose_core.render.fast_bones import NearestBoneDist2
+from maskpose_core.render.skeleton_mask import (render_segments, render_segments_loop, render_skeleton,
+                                                segment_sigma2)
 from maskpose_core.skeleton import landmark_segments
 from orchestration.tracking import git_state
 
@@ -36,7 +38,9 @@ def best_of(fn, repeats: int = 5) -> float:
     return min(times)
 
 
-def bench_render(n: int = 512, size: int = 32) -> list[tuple[str, str]]:
+def bench_render(n: int = 512, size: int = 32) -> tuple[list[tuple[str, str]], float]:
+    """The render's rows, and the fast fwd+bwd time per mask of the skeleton mask plus the
+    coverage distance (s), which the training-step section relates to a whole step."""
     torch.manual_seed(0)
     pts = torch.rand(n, 17, 2) * 1.6 - 0.8
     segs = torch.tensor(landmark_segments(17, delta=True))
@@ -55,6 +59,16 @@ def bench_render(n: int = 512, size: int = 32) -> list[tuple[str, str]]:
         (render(p, segs, s2, size) * w).sum().backward()
     t_fast_fb = best_of(lambda: fwd_bwd(render_skeleton))
     t_loop_fb = best_of(lambda: fwd_bwd(render_segments_loop), repeats=3)
+    ones = torch.ones(len(segs))
+    t_near_fb = best_of(lambda: fwd_bwd(lambda q, k, _s, r: NearestBoneDist2.apply(q, k, ones, r)))
+    # torch.compile (inductor, C++) of the vectorised render fuses the (N, K, H, W) work into one loop
+    compiled = torch.compile(render_segments, dynamic=False)
+    t0 = time.perf_counter()
+    err_c = float((compiled(pts, segs, s2, size) - loop).abs().max())
+    fwd_bwd(compiled)
+    t_compile = time.perf_counter() - t0
+    t_comp = best_of(lambda: compiled(pts, segs, s2, size))
+    t_comp_fb = best_of(lambda: fwd_bwd(compiled))
     # memory-bandwidth bound: time to write the same number of output bytes
     big = torch.empty(64 * 1024 * 1024 // 4)
     t_fill = best_of(lambda: big.fill_(1.0))
@@ -68,13 +82,20 @@ def bench_render(n: int = 512, size: int = 32) -> list[tuple[str, str]]:
         ("render fwd+bwd, per-bone loop (masks/s)", f"{n / t_loop_fb:,.0f}"),
         ("render fwd+bwd speed-up fast / loop (target ≥ 20×)", f"{t_loop_fb / t_fast_fb:.1f}×"),
         ("max |fast − loop|", f"{err:.1e}"),
+        ("render fwd, torch.compile of the vectorised render (masks/s)", f"{n / t_comp:,.0f}"),
+        ("render fwd speed-up compiled / loop (target ≥ 20×)", f"{t_loop / t_comp:.1f}×"),
+        ("render fwd+bwd, compiled (masks/s)", f"{n / t_comp_fb:,.0f}"),
+        ("render fwd+bwd speed-up compiled / loop (target ≥ 20×)", f"{t_loop_fb / t_comp_fb:.1f}×"),
+        ("compile time, first fwd + fwd+bwd (s, once per process)", f"{t_compile:.1f}"),
+        ("max |compiled − loop|", f"{err_c:.1e}"),
+        ("coverage distance fwd+bwd, fast (masks/s)", f"{n / t_near_fb:,.0f}"),
         ("write bandwidth (GB/s, tensor fill)", f"{bandwidth / 1e9:.1f}"),
         ("output-write bound (masks/s)", f"{n / t_bound:,.0f}"),
         ("fast render / write bound", f"{t_bound / t_fast:.3f} (1.0 = as fast as writing the output)"),
-    ]
+    ], (t_fast_fb + t_near_fb) / n
 
 
-def bench_training(profile: str) -> list[tuple[str, str]]:
+def bench_training(profile: str, render_s_per_mask: float) -> list[tuple[str, str]]:
     from maskpose_core.data.registry import load_data
     from maskpose_core.train.evaluate import evaluate
     from maskpose_core.train.fit import build_model
@@ -94,6 +115,9 @@ def bench_training(profile: str) -> list[tuple[str, str]]:
         out["loss"].backward()
         opt.step()
     t_step = best_of(step, repeats=4)
+    n_masks = cfg.optim.batch_size * data.train.num_views ** 2 if cfg.loss.cross_view else \
+        cfg.optim.batch_size * data.train.num_views
+    rs = cfg.loss.render_size
     n_eval = min(256, len(data.val))
     t_eval = best_of(lambda: evaluate(net, data.val, max_samples=n_eval), repeats=2)
     views = data.train.num_views
@@ -102,6 +126,8 @@ def bench_training(profile: str) -> list[tuple[str, str]]:
         ("training throughput (moments/s)", f"{cfg.optim.batch_size / t_step:.1f}"),
         ("training throughput (images/s)", f"{cfg.optim.batch_size * views / t_step:.1f}"),
         ("evaluation throughput (images/s, monocular)", f"{n_eval * views / t_eval:.1f}"),
+        (f"skeleton mask + coverage distance fwd+bwd ({n_masks} masks of {rs}×{rs}, from the 32×32 rate) "
+         "/ training step", f"{100 * render_s_per_mask * n_masks * (rs / 32) ** 2 / t_step:.1f} %"),
     ]
 
 
@@ -112,8 +138,9 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(REPO / "reports" / "benchmarks.md"))
     args = ap.parse_args(argv)
     started = time.time()
-    sections = [("Skeleton mask (512 masks of 32×32, 24 segments)", bench_render()),
-                (f"Training and evaluation ({args.profile} profile)", bench_training(args.profile))]
+    render_rows, render_s_per_mask = bench_render()
+    sections = [("Skeleton mask (512 masks of 32×32, 24 segments)", render_rows),
+                (f"Training and evaluation ({args.profile} profile)", bench_training(args.profile, render_s_per_mask))]
     if not args.skip_ray:
         from orchestration.benchmarks import bench_orchestration
         sections.append(("Orchestration (Ray Train / Tune)", bench_orchestration(args.profile)))
