@@ -230,7 +230,6 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "loss.extremity_threshold": 0.6,
     "loss.template_weight": 0.0,
     "model.prior_final_weight": 1.0,
-    "loss.template_robust_c2": 0.0,
 }
 
 

@@ -33,7 +33,6 @@ class LossConfig:
     extremity_weight: float = 1.0    # silhouette tips (high G) reached by wrists, ankles, head top (not in the paper)
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
     template_weight: float = 1.0     # articulation prior: residual to the fitted template (T; not in the paper)
-    template_robust_c2: float = 0.0  # > 0: each joint's share counts as c²·log(1 + r/c²) (Cauchy); 0 = squared
     extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
@@ -48,7 +47,7 @@ class LossConfig:
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
                   "coverage_weight", "extremity_weight", "template_weight",
                   "triangulation_weight", "skeleton_clip", "extra_weight",
-                  "triangulation_cap_mm", "template_robust_c2"):
+                  "triangulation_cap_mm"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

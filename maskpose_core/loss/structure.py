@@ -38,24 +38,19 @@ def limb_ratio_loss(joints_mm: Tensor) -> Tensor:
     return ((torch.log((num + EPS_MM) / (den + EPS_MM)) - torch.log(want)) ** 2).mean()
 
 
-def template_loss(joints_mm: Tensor, template_mm: Tensor, robust_c2: float = 0.0) -> Tensor:
+def template_loss(joints_mm: Tensor, template_mm: Tensor) -> Tensor:
     """How far a pose is from a similarity transform of the template (its articulation).
 
     joints_mm (..., J, 3); template_mm (J, 3). The template is Procrustes-fitted to each pose
     (rotation, scale, translation; detached: at the fit's optimum its own gradient vanishes),
     and the residual's mean square is divided by the pose's mean squared spread around its
-    centroid, so the term is scale-free and 0 exactly for a rotated, scaled template.
-    With ``robust_c2`` = c² > 0 each joint's share r_j (its squared residual over the spread)
-    counts as c²·log(1 + r_j/c²) (Cauchy): small deviations are pulled as before, a limb far
-    from the template (a raised arm the masks demand) only weakly. () >= 0.
+    centroid, so the term is scale-free and 0 exactly for a rotated, scaled template. () >= 0.
     """
     flat = joints_mm.reshape(-1, *joints_mm.shape[-2:])
     fit = procrustes_align(template_mm.to(flat).expand_as(flat), flat.detach()).detach()
     spread = ((flat - flat.mean(dim=-2, keepdim=True)) ** 2).sum(-1).mean(-1)
-    r = ((flat - fit) ** 2).sum(-1) / (spread.detach()[:, None] + EPS_MM ** 2)           # (N, J)
-    if robust_c2 > 0:
-        r = robust_c2 * torch.log1p(r / robust_c2)
-    return r.mean()
+    resid = ((flat - fit) ** 2).sum(-1).mean(-1)
+    return (resid / (spread.detach() + EPS_MM ** 2)).mean()
 
 
 def consistency_loss(joints_world_mm: Tensor, scale_mm: float = 1000.0) -> Tensor:

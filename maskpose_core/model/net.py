@@ -150,7 +150,7 @@ class MaskPoseNet(nn.Module):
             terms["loss_limb_ratio"] = l_ratio.detach()
             loss = loss + lc.limb_ratio_weight * l_ratio
         if lc.template_weight > 0:
-            l_tpl = structure.template_loss(joints, self.template_mm, lc.template_robust_c2)
+            l_tpl = structure.template_loss(joints, self.template_mm)
             terms["loss_template"] = l_tpl.detach()
             loss = loss + lc.template_weight * l_tpl
         multi_view = joints.shape[1] > 1    # single views: no triangulation, no consistency

@@ -80,21 +80,3 @@ def test_template_loss_is_zero_for_a_similarity_of_the_template_and_pulls_toward
     loss.backward()
     assert loss.item() > 0.01
     assert pose.grad[13, 1] < 0 and pose.grad[13, 1].abs() == pose.grad.abs().max()
-
-
-def test_robust_template_loss_matches_the_squared_one_near_the_template_and_lets_a_far_limb_go():
-    tpl = torch.tensor(TEMPLATE_MM, dtype=torch.float64)
-    torch.manual_seed(0)
-    near = tpl + 2.0 * torch.randn_like(tpl)                      # 2 mm jitter: r ≪ c²
-    sq, rob = template_loss(near[None], tpl), template_loss(near[None], tpl, robust_c2=0.1)
-    assert rob.item() == pytest.approx(sq.item(), rel=1e-3)      # c²·log(1 + r/c²) ≈ r
-    far = tpl.clone()
-    far[13, 1] -= 900.0                                           # the left wrist raised 0.9 m
-    grads = {}
-    for c2 in (0.0, 0.1):
-        pose = far.clone().requires_grad_(True)
-        loss = template_loss(pose[None], tpl, robust_c2=c2)
-        loss.backward()
-        grads[c2] = (loss.item(), pose.grad[13, 1].item())
-    assert grads[0.1][0] < 0.5 * grads[0.0][0]                    # bounded cost of the raised arm
-    assert 0 > grads[0.1][1] > 0.2 * grads[0.0][1]                # still pulled back, 5× more weakly
