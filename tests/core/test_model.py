@@ -62,23 +62,3 @@ def test_without_prior_the_initial_pose_is_collapsed(tiny_data):
     spread = (out["xy_norm"] - out["xy_norm"][:, :1]).norm(dim=-1).mean()
     assert spread < 0.1                   # FINDINGS.md: joints start at the volume centre
 
-
-
-def test_released_prior_no_longer_shapes_the_output_and_the_schedule_releases_it(tiny_data):
-    from maskpose_core.train import schedule
-    cfg = apply_overrides(profile_config("smoke"), {"model.prior_final_weight": 0.0, "loss.anneal_fraction": 0.5})
-    net = build_model(cfg, tiny_data).eval()
-    assert net.detector.prior_weight == 0.0              # built for evaluation: released
-    b = _batch(tiny_data)
-    x, m = b["image"].flatten(0, 1), b["mask"].flatten(0, 1)
-    outs = {}
-    with torch.no_grad():
-        for w in (1.0, 0.0):
-            net.detector.prior_weight = w
-            before = net.detector(x, m)["xy_norm"]
-            net.detector.prior_mean.add_(0.3)            # move the reference pose
-            outs[w] = (net.detector(x, m)["xy_norm"] - before).abs().max().item()
-            net.detector.prior_mean.sub_(0.3)
-    assert outs[1.0] > 0.05 and outs[0.0] == 0.0
-    # linear from 1 to the final weight over the anneal, then constant
-    assert [schedule.prior_weight_at(cfg.model, cfg.loss, p) for p in (0.0, 0.25, 0.5, 0.9)] == [1.0, 0.5, 0.0, 0.0]
