@@ -229,7 +229,6 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "loss.extremity_weight": 0.0,
     "loss.extremity_threshold": 0.6,
     "loss.template_weight": 0.0,
-    "model.prior_final_weight": 1.0,
 }
 
 

@@ -23,7 +23,6 @@ class ModelConfig:
     root: str = "dataset"            # dataset | triangulated (label-free)
     init_prior: str = "template"     # none (the paper; collapses at the quick budget) | mean_pose (UP) | template (T)
     prior_tau_mm: float = 150.0      # width of the init prior's Gaussian on the volume
-    prior_final_weight: float = 1.0  # the init prior's weight once released (coarse-to-fine; 1 = never released)
     weights: str = ""                # optional backbone weight file (torchvision layout for resnet50)
 
     def __post_init__(self):
@@ -41,8 +40,6 @@ class ModelConfig:
         if self.num_landmarks < 17 or (self.num_landmarks - 17) % 16:
             raise ValueError(f"ModelConfig.num_landmarks must be 17 + 16·m (J joints plus m free "
                              f"landmarks per tree bone), got {self.num_landmarks}")
-        if not 0.0 <= self.prior_final_weight <= 1.0:
-            raise ValueError(f"ModelConfig.prior_final_weight must be in [0, 1], got {self.prior_final_weight}")
         if not self.depth_range_mm > 0 or not self.prior_tau_mm > 0:
             raise ValueError("ModelConfig.depth_range_mm and prior_tau_mm must be > 0, got "
                              f"{self.depth_range_mm}, {self.prior_tau_mm}")

@@ -77,9 +77,6 @@ class Detector(nn.Module):
         # Init prior: reference landmark positions (L, 3) in (x_norm, y_norm, z_norm).
         self.register_buffer("prior_mean", torch.zeros(cfg.num_landmarks, 3))
         self.log_prior_tau = nn.Parameter(torch.tensor(0.0), requires_grad=cfg.init_prior != "none")
-        # The prior's weight on the logits: set by fit's coarse-to-fine schedule during training
-        # (train/schedule.py), and the released value after it (evaluation, checkpoints).
-        self.prior_weight = cfg.prior_final_weight
 
     def set_prior(self, mean_norm: Tensor, tau_norm: float) -> None:
         """Reference pose (L, 3) in normalised units and the prior width (normalised units)."""
@@ -111,8 +108,8 @@ class Detector(nn.Module):
             planes.append(mask.unsqueeze(1))
         x = torch.cat([*planes, coord_channels(b, s, image)], dim=1)
         logits = self.head(self.backbone(x))                      # (B, L, D, H, W)
-        if self.cfg.init_prior != "none" and self.prior_weight > 0:
-            logits = logits + self.prior_weight * self._log_prior()
+        if self.cfg.init_prior != "none":
+            logits = logits + self._log_prior()
         b, l, d, h, w = logits.shape
         prob = torch.softmax(logits.reshape(b, l, -1), dim=-1).view(b, l, d, h, w)
         px = prob.sum(dim=(2, 3))                                   # (B, L, W)

@@ -122,7 +122,6 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
             p = step / total
             for group in opt.param_groups:
                 group["lr"] = cfg.optim.lr * schedule.lr_factor_at(cfg.optim, p)
-            net.detector.prior_weight = schedule.prior_weight_at(cfg.model, cfg.loss, p)
             out = model(batch, sigma2=schedule.sigma2_at(cfg.loss, p),
                         physique_on=schedule.physique_on_at(cfg.loss, p), extra=extra)
             _check_finite(step, out)
@@ -140,10 +139,7 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
         dt = time.perf_counter() - t0
         is_last = epoch == cfg.train.epochs - 1
         metrics = {f"train/{k}": v / max(done, 1) for k, v in sums.items()}
-        if is_last:   # evaluated and saved as it will be loaded: with the released prior
-            net.detector.prior_weight = cfg.model.prior_final_weight
         metrics.update({"train/sigma2": schedule.sigma2_at(cfg.loss, step / total), "train/lr": opt.param_groups[0]["lr"],
-                        "train/prior_weight": net.detector.prior_weight,
                         "time/epoch_s": dt, "train/samples_per_s": seen * hooks.world_size / dt})
         val = evaluate(net, data.val, max_samples=0 if is_last else cfg.train.val_samples)
         metrics.update({f"val/{k}": v for k, v in val.items()})

@@ -4,9 +4,6 @@ progress p = global step / total steps, in [0, 1].
 * σ²: geometric interpolation from ``sigma2_start`` to ``sigma2`` over the first
   ``anneal_fraction`` of training, then constant (stage 1: wide bones, coarse pose).
 * ψ: its gradient reaches the joints once p >= ``physique_warmup`` (stage 2).
-* init prior: its weight on the detector's logits falls linearly from 1 to
-  ``model.prior_final_weight`` over the first ``anneal_fraction`` (the template holds the
-  pose while the bones are wide, then lets the masks turn and bend it).
 * lr: linear warm-up over the first 2 % of steps, then cosine decay to lr·lr_final_factor.
 """
 from __future__ import annotations
@@ -14,7 +11,6 @@ from __future__ import annotations
 import math
 
 from maskpose_core.loss.config import LossConfig
-from maskpose_core.model.config import ModelConfig
 from maskpose_core.config import OptimConfig
 
 LR_WARMUP_FRACTION = 0.02
@@ -25,13 +21,6 @@ def sigma2_at(loss: LossConfig, progress: float) -> float:
         return loss.sigma2
     f = progress / loss.anneal_fraction
     return math.exp((1 - f) * math.log(loss.sigma2_start) + f * math.log(loss.sigma2))
-
-
-def prior_weight_at(model: ModelConfig, loss: LossConfig, progress: float) -> float:
-    final = model.prior_final_weight
-    if loss.anneal_fraction <= 0 or progress >= loss.anneal_fraction:
-        return final
-    return 1.0 + (final - 1.0) * progress / loss.anneal_fraction
 
 
 def physique_on_at(loss: LossConfig, progress: float) -> bool:
