@@ -1,9 +1,10 @@
 """Performance figures -> reports/benchmarks.md. Ratios are measured side by side in one run.
 
-    python studies/benchmarks.py [--profile quick] [--skip-ray]
+    python studies/benchmarks.py [--profile quick] [--skip-ray] [--skip-compile]
 
-Core: skeleton-mask render (fast hand-written gradients vs the per-bone Python loop vs the
-memory-bandwidth bound of writing the output), training-step and evaluation throughput.
+Core: skeleton-mask render (fast hand-written gradients vs the per-bone Python loop vs a
+torch.compile'd render vs the memory-bandwidth bound of writing the output), the coverage
+distance, training-step and evaluation throughput, and the render's share of a training step.
 Orchestration: Ray Train with 1 worker vs the plain ``fit``, 2 workers vs 1, Tune overhead
 per trial (``--skip-ray`` leaves them out).
 """
@@ -38,7 +39,7 @@ def best_of(fn, repeats: int = 5) -> float:
     return min(times)
 
 
-def bench_render(n: int = 512, size: int = 32) -> tuple[list[tuple[str, str]], float]:
+def bench_render(n: int = 512, size: int = 32, *, compile_render: bool = True) -> tuple[list[tuple[str, str]], float]:
     """The render's rows, and the fast fwd+bwd time per mask of the skeleton mask plus the
     coverage distance (s), which the training-step section relates to a whole step."""
     torch.manual_seed(0)
@@ -61,14 +62,24 @@ def bench_render(n: int = 512, size: int = 32) -> tuple[list[tuple[str, str]], f
     t_loop_fb = best_of(lambda: fwd_bwd(render_segments_loop), repeats=3)
     ones = torch.ones(len(segs))
     t_near_fb = best_of(lambda: fwd_bwd(lambda q, k, _s, r: NearestBoneDist2.apply(q, k, ones, r)))
-    # torch.compile (inductor, C++) of the vectorised render fuses the (N, K, H, W) work into one loop
-    compiled = torch.compile(render_segments, dynamic=False)
-    t0 = time.perf_counter()
-    err_c = float((compiled(pts, segs, s2, size) - loop).abs().max())
-    fwd_bwd(compiled)
-    t_compile = time.perf_counter() - t0
-    t_comp = best_of(lambda: compiled(pts, segs, s2, size))
-    t_comp_fb = best_of(lambda: fwd_bwd(compiled))
+    compiled_rows = []
+    if compile_render:
+        # torch.compile (inductor, C++) of the vectorised render fuses the (N, K, H, W) work into one loop
+        compiled = torch.compile(render_segments, dynamic=False)
+        t0 = time.perf_counter()
+        err_c = float((compiled(pts, segs, s2, size) - loop).abs().max())
+        fwd_bwd(compiled)
+        t_compile = time.perf_counter() - t0
+        t_comp = best_of(lambda: compiled(pts, segs, s2, size))
+        t_comp_fb = best_of(lambda: fwd_bwd(compiled))
+        compiled_rows = [
+            ("render fwd, torch.compile of the vectorised render (masks/s)", f"{n / t_comp:,.0f}"),
+            ("render fwd speed-up compiled / loop (target ≥ 20×)", f"{t_loop / t_comp:.1f}×"),
+            ("render fwd+bwd, compiled (masks/s)", f"{n / t_comp_fb:,.0f}"),
+            ("render fwd+bwd speed-up compiled / loop (target ≥ 20×)", f"{t_loop_fb / t_comp_fb:.1f}×"),
+            ("compile time, first fwd + fwd+bwd (s, once per process)", f"{t_compile:.1f}"),
+            ("max |compiled − loop|", f"{err_c:.1e}"),
+        ]
     # memory-bandwidth bound: time to write the same number of output bytes
     big = torch.empty(64 * 1024 * 1024 // 4)
     t_fill = best_of(lambda: big.fill_(1.0))
@@ -82,12 +93,7 @@ def bench_render(n: int = 512, size: int = 32) -> tuple[list[tuple[str, str]], f
         ("render fwd+bwd, per-bone loop (masks/s)", f"{n / t_loop_fb:,.0f}"),
         ("render fwd+bwd speed-up fast / loop (target ≥ 20×)", f"{t_loop_fb / t_fast_fb:.1f}×"),
         ("max |fast − loop|", f"{err:.1e}"),
-        ("render fwd, torch.compile of the vectorised render (masks/s)", f"{n / t_comp:,.0f}"),
-        ("render fwd speed-up compiled / loop (target ≥ 20×)", f"{t_loop / t_comp:.1f}×"),
-        ("render fwd+bwd, compiled (masks/s)", f"{n / t_comp_fb:,.0f}"),
-        ("render fwd+bwd speed-up compiled / loop (target ≥ 20×)", f"{t_loop_fb / t_comp_fb:.1f}×"),
-        ("compile time, first fwd + fwd+bwd (s, once per process)", f"{t_compile:.1f}"),
-        ("max |compiled − loop|", f"{err_c:.1e}"),
+        *compiled_rows,
         ("coverage distance fwd+bwd, fast (masks/s)", f"{n / t_near_fb:,.0f}"),
         ("write bandwidth (GB/s, tensor fill)", f"{bandwidth / 1e9:.1f}"),
         ("output-write bound (masks/s)", f"{n / t_bound:,.0f}"),
@@ -135,10 +141,12 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
     ap.add_argument("--skip-ray", action="store_true", help="leave out the Ray Train / Tune measurements")
+    ap.add_argument("--skip-compile", action="store_true",
+                    help="leave out the torch.compile'd render (its C++ build takes ≈ 40 s)")
     ap.add_argument("--out", default=str(REPO / "reports" / "benchmarks.md"))
     args = ap.parse_args(argv)
     started = time.time()
-    render_rows, render_s_per_mask = bench_render()
+    render_rows, render_s_per_mask = bench_render(compile_render=not args.skip_compile)
     sections = [("Skeleton mask (512 masks of 32×32, 24 segments)", render_rows),
                 (f"Training and evaluation ({args.profile} profile)", bench_training(args.profile, render_s_per_mask))]
     if not args.skip_ray:
@@ -146,7 +154,7 @@ def main(argv=None) -> None:
         sections.append(("Orchestration (Ray Train / Tune)", bench_orchestration(args.profile)))
     git = git_state(REPO)
     command = "python studies/benchmarks.py" + ("" if args.profile == "quick" else f" --profile {args.profile}") \
-        + (" --skip-ray" if args.skip_ray else "")
+        + (" --skip-ray" if args.skip_ray else "") + (" --skip-compile" if args.skip_compile else "")
     lines = ["# Benchmarks", "",
              f"- command: `{command}`",
              f"- data set: cmu-mv4 (synthetic, built in; {args.profile} build)",

@@ -15,14 +15,17 @@ def test_benchmarks_smoke_report(tmp_path, smoke_data_root, monkeypatch):
     monkeypatch.setenv("MASKPOSE_DATA", str(smoke_data_root))
     out = tmp_path / "benchmarks.md"
     main = runpy.run_path(str(STUDIES / "benchmarks.py"))["main"]
-    main(["--profile", "smoke", "--skip-ray", "--out", str(out)])
+    main(["--profile", "smoke", "--skip-ray", "--skip-compile", "--out", str(out)])
     text = out.read_text()
     for field in HEADER_FIELDS:
         assert f"- {field}: " in text, field
-    assert "- command: `python studies/benchmarks.py --profile smoke --skip-ray`" in text
+    assert "- command: `python studies/benchmarks.py --profile smoke --skip-ray --skip-compile`" in text
+    share = float(re.search(r"/ training step \| ([0-9.]+) %", text).group(1))
+    assert share > 0
     speedups = [float(v) for v in re.findall(r"speed-up fast / loop \(target ≥ 20×\) \| ([0-9.]+)×", text)]
     assert len(speedups) == 2 and all(v > 0 for v in speedups)
     err = float(re.search(r"max \|fast − loop\| \| ([0-9.e+-]+)", text).group(1))
     assert err < 1e-5                      # the fast render draws the loop's masks
     assert "Orchestration" not in text     # --skip-ray leaves the Ray section out
+    assert "compiled" not in text          # --skip-compile leaves the torch.compile rows out
     assert not list(tmp_path.glob("*.tmp"))
