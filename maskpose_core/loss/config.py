@@ -32,7 +32,7 @@ class LossConfig:
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
     extremity_weight: float = 1.0    # silhouette tips (high G) reached by wrists, ankles, head top (not in the paper)
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
-    template_weight: float = 1.0     # articulation prior: residual to the fitted template (T; not in the paper)
+    template_weight: float = 0.2     # articulation prior: residual to the fitted template (T; not in the paper)
     extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
