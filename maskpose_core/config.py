@@ -215,7 +215,7 @@ ANY_VALUE = object()   # a removed field that mattered only through another remo
 REMOVED_FIELDS: dict[str, typing.Any] = {
     "loss.inside_weight": 0.0,   # the inside term, measured without gain (README), removed in c44d864
     "loss.inside_samples": ANY_VALUE,
-    # tried at stop 12, measured without gain (README, Method notes), removed
+    # tried after 051165d, measured without gain (README, Method notes), removed
     "model.prior_final_weight": 1.0,
     "loss.template_robust_c2": 0.0,
     "loss.lr_align": "none",
