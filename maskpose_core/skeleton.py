@@ -5,6 +5,8 @@ skeleton mask, the structure prior and the metrics cannot disagree about it.
 """
 from __future__ import annotations
 
+import numpy as np
+
 JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine",
     "thorax", "nose", "head_top", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder",
@@ -58,6 +60,16 @@ LIMB_RATIOS: tuple[tuple[tuple[int, int], tuple[int, int], float], ...] = (
     ((14, 15), (15, 16), 0.186 / 0.146),  # right upper arm / forearm
     ((11, 12), (12, 13), 0.186 / 0.146),  # left upper arm / forearm
 )
+
+
+# The template (Table 1's "T": a hand-made pose, no data): a 1.75 m adult standing, facing
+# the camera, arms down; root-relative camera mm (x right, y down, z away). Segment lengths from Winter's anthropometric table
+# (thigh 0.245 H, shank 0.246 H, upper arm 0.186 H, forearm 0.146 H).
+TEMPLATE_MM = np.array([
+    [0, 0, 0], [-95, 0, 0], [-95, 429, 0], [-95, 860, 0], [95, 0, 0], [95, 429, 0], [95, 860, 0],
+    [0, -230, 0], [0, -480, 0], [0, -580, -80], [0, -700, 0],
+    [165, -450, 0], [175, -125, 0], [180, 130, 0], [-165, -450, 0], [-175, -125, 0], [-180, 130, 0],
+], dtype=np.float32)
 
 
 def bones(*, delta: bool) -> tuple[tuple[int, int], ...]:

@@ -32,7 +32,7 @@ from maskpose_core.skeleton import JOINT_NAMES, NUM_JOINTS, TREE_BONES
 from maskpose_core.train.checkpoint import load_checkpoint, model_from_checkpoint
 from maskpose_core.train.evaluate import predict_split
 from maskpose_core.train.fit import build_model
-from maskpose_core.train.init_prior import TEMPLATE_MM
+from maskpose_core.skeleton import TEMPLATE_MM
 
 
 def bone_shares(joints_mm: torch.Tensor) -> torch.Tensor:

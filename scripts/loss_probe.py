@@ -24,7 +24,7 @@ from maskpose_core.data.registry import load_data
 from maskpose_core.geometry import pixels_to_normalized, project_to_pixels_soft, world_to_camera
 from maskpose_core.model.net import MaskPoseNet
 from maskpose_core.skeleton import JOINT_NAMES
-from maskpose_core.train.init_prior import TEMPLATE_MM
+from maskpose_core.skeleton import TEMPLATE_MM
 
 LR_MM = 5.0   # Adam step on the joints, mm
 

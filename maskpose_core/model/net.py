@@ -1,39 +1,41 @@
-"""MaskPoseNet: φ + skeleton mask + ψ + losses in one module, so DDP sees one forward.
+"""MaskPoseNet: φ + ψ + the objective in one module, so DDP sees one forward.
 
-``forward(batch, sigma2=..., physique_on=...)`` takes a multi-view batch (B moments × C
-views, see ``data/packed.py``) and returns the loss, its terms and the predictions.
-Inference is monocular: ``predict(image, K, root_cam_mm)`` per view.
+``MaskPoseNet(model_cfg, loss_cfg, image_size=S)`` knows its own configs only (the model's
+and the loss's), not the experiment's. ``forward(batch, sigma2=..., physique_on=...)`` takes
+a multi-view batch (B moments × C views, see ``data/packed.py``), predicts every view and
+hands the predictions to :class:`~maskpose_core.loss.objective.MaskObjective`, which returns
+the loss and its terms. Inference is monocular: ``predict(image, K, root_cam_mm)`` per view.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from maskpose_core.config import ExperimentConfig
-from maskpose_core.geometry import camera_to_world, normalized_to_pixels, triangulate_dlt, world_to_camera
-from maskpose_core.loss import mask_loss, structure
+from maskpose_core.geometry import normalized_to_pixels, triangulate_dlt, world_to_camera
+from maskpose_core.loss import structure
+from maskpose_core.loss.config import LossConfig
+from maskpose_core.loss.objective import MaskObjective
+from maskpose_core.model.config import ModelConfig
 from maskpose_core.model.detector import Detector
 from maskpose_core.model.physique import PhysiqueUNet
-from maskpose_core.render.skeleton_mask import SkeletonMaskRenderer
-from maskpose_core.skeleton import EXTREMITY_JOINTS, NUM_JOINTS, ROOT
-from maskpose_core.train.init_prior import TEMPLATE_MM
+from maskpose_core.skeleton import ROOT
 
 Tensor = torch.Tensor
-SUPERVISED_SCALE_MM = 1000.0  # the supervised reference's L1 is in metres
 
 
 class MaskPoseNet(nn.Module):
-    def __init__(self, cfg: ExperimentConfig):
+    def __init__(self, model_cfg: ModelConfig, loss_cfg: LossConfig, *, image_size: int):
         super().__init__()
-        self.cfg = cfg
-        self.image_size = cfg.data.image_size
-        self.detector = Detector(cfg.model, cfg.data.image_size)
-        self.physique = PhysiqueUNet(cfg.model.physique_width) if cfg.model.physique else None
-        lc = cfg.loss
-        self.register_buffer("template_mm", torch.tensor(TEMPLATE_MM), persistent=False)
-        self.renderer = SkeletonMaskRenderer(num_landmarks=cfg.model.num_landmarks, delta=lc.delta,
-                                             size=lc.render_size, combine=lc.combine,
-                                             arm_sigma_factor=lc.arm_sigma_factor, primitive=lc.primitive)
+        self.model_cfg, self.loss_cfg = model_cfg, loss_cfg
+        self.image_size = image_size
+        self.detector = Detector(model_cfg, image_size)
+        self.physique = PhysiqueUNet(model_cfg.physique_width) if model_cfg.physique else None
+        self.objective = MaskObjective(loss_cfg, image_size=image_size, num_landmarks=model_cfg.num_landmarks)
+
+    @property
+    def renderer(self):
+        """The skeleton-mask renderer of the objective (figures and probes draw with it)."""
+        return self.objective.renderer
 
     # ------------------------------------------------------------------ inference
     def root_camera(self, batch: dict[str, Tensor], xy_norm: Tensor) -> Tensor:
@@ -41,7 +43,7 @@ class MaskPoseNet(nn.Module):
         predicted 2D roots of the views (label-free; needs C >= 2)."""
         R, t = batch["R"], batch["t_mm"]
         c = R.shape[1]
-        if self.cfg.model.root == "dataset":
+        if self.model_cfg.root == "dataset":
             root_world = batch["root_world_mm"]
         elif c < 2:
             raise ValueError("model.root='triangulated' needs at least 2 views per moment")
@@ -67,7 +69,7 @@ class MaskPoseNet(nn.Module):
         joints_cam, xy = self._joints(batch)
         out = {"joints_cam_mm": joints_cam, "xy_norm": xy,
                "spread_mm": structure.spread_mm(joints_cam.detach())}
-        if self.cfg.loss.mode == "supervised_reference":
+        if self.loss_cfg.mode == "supervised_reference":
             out.update(self._supervised_terms(batch, joints_cam))
         else:
             out.update(self._mask_terms(batch, joints_cam, xy, sigma2, physique_on))
@@ -75,7 +77,7 @@ class MaskPoseNet(nn.Module):
             e_cam, e_xy = self._joints(extra)
             e = self._mask_terms(extra, e_cam, e_xy, sigma2, physique_on)
             out["loss_extra"] = e["loss"].detach()
-            out["loss"] = out["loss"] + self.cfg.loss.extra_weight * e["loss"]
+            out["loss"] = out["loss"] + self.loss_cfg.extra_weight * e["loss"]
         return out
 
     def _joints(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -93,75 +95,12 @@ class MaskPoseNet(nn.Module):
 
     def _supervised_terms(self, batch, joints_cam):
         """REFERENCE ONLY (uses 3D labels): L1 on root-relative camera joints, in metres."""
-        gt = batch["joints_cam_mm"]
-        pred = joints_cam[:, :, :NUM_JOINTS]
-        rel = lambda x: x - x[:, :, ROOT:ROOT + 1]                                  # noqa: E731
-        loss = (rel(pred) - rel(gt)).abs().mean() / SUPERVISED_SCALE_MM
+        loss = self.objective.supervised_terms(batch, joints_cam)
         terms = {"loss": loss, "loss_supervised": loss.detach()}
         if self.physique is not None:   # keep ψ in the graph so DDP sees every parameter
             terms["loss"] = loss + 0.0 * sum(p.sum() for p in self.physique.parameters())
         return terms
 
     def _mask_terms(self, batch, joints_cam, xy_norm, sigma2, physique_on):
-        """The unsupervised loss of predictions joints_cam_mm (B, C, L, 3) whose own-view 2D is
-        xy_norm (B, C, L, 2)."""
-        lc = self.cfg.loss
-        R, t, K = batch["R"], batch["t_mm"], batch["K"]
-        joints_world = camera_to_world(joints_cam, R, t)                            # (B, C, L, 3)
-        pts, target = mask_loss.cross_view_points(joints_world, K, R, t, self.image_size,
-                                                  cross_view=lc.cross_view)        # (B, Cs, Ct, L, 2)
-        b, cs, ct, l, _ = pts.shape
-        m_skel = self.renderer(pts.reshape(-1, l, 2), sigma2).view(b, cs, ct, lc.render_size, lc.render_size)
-        mask_views = mask_loss.downsample(batch["mask"], lc.render_size)            # (B, C, R, R)
-        geo_views = mask_loss.downsample(batch["geodesic"] if lc.geodesic else torch.ones_like(batch["mask"]),
-                                         lc.render_size)
-        mask, geo = mask_views[:, target], geo_views[:, target]                     # (B, Cs, Ct, R, R)
-        valid = (m_skel.detach() > lc.skeleton_clip).float() if lc.skeleton_clip > 0 else None
-        l_skel = mask_loss.weighted_mse(mask, m_skel, geo, valid)
-        terms = {"loss_skeleton": l_skel.detach(), "m_skel": m_skel.detach()}
-        loss = lc.lambda_s * l_skel
-        if lc.coverage_weight > 0:
-            d2 = self.renderer.nearest_dist2(pts.reshape(-1, l, 2)).view_as(m_skel)
-            l_cov = mask_loss.coverage(mask, d2, geo, lc.coverage_eps)
-            terms["loss_coverage"] = l_cov.detach()
-            loss = loss + lc.coverage_weight * l_cov
-        if lc.extremity_weight > 0:
-            tips = mask_loss.tip_weight(mask_views, geo_views, lc.extremity_threshold)[:, target]
-            ends = pts[..., list(EXTREMITY_JOINTS), :]                                  # (B, Cs, Ct, E, 2)
-            l_ext = mask_loss.extremity(ends.reshape(-1, len(EXTREMITY_JOINTS), 2),
-                                        tips.reshape(-1, lc.render_size, lc.render_size), lc.coverage_eps)
-            terms["loss_extremity"] = l_ext.detach()
-            loss = loss + lc.extremity_weight * l_ext
-        if self.physique is not None:
-            # Warm-up: ψ learns the body around the (detached) skeleton; then its gradient
-            # also flows into the joints (coarse-to-fine stage 2).
-            src = m_skel if physique_on else m_skel.detach()
-            m_phys = self.physique(src.flatten(0, 2)).view_as(m_skel)
-            l_phys = mask_loss.weighted_mse(mask, m_phys, geo)
-            terms.update(loss_physique=l_phys.detach(), m_phys=m_phys.detach())
-            loss = loss + lc.lambda_p * l_phys
-        joints = joints_cam[:, :, :NUM_JOINTS]
-        if lc.symmetry_weight > 0:
-            l_sym = structure.symmetry_loss(joints)
-            terms["loss_symmetry"] = l_sym.detach()
-            loss = loss + lc.symmetry_weight * l_sym
-        if lc.limb_ratio_weight > 0:
-            l_ratio = structure.limb_ratio_loss(joints)
-            terms["loss_limb_ratio"] = l_ratio.detach()
-            loss = loss + lc.limb_ratio_weight * l_ratio
-        if lc.template_weight > 0:
-            l_tpl = structure.template_loss(joints, self.template_mm)
-            terms["loss_template"] = l_tpl.detach()
-            loss = loss + lc.template_weight * l_tpl
-        multi_view = joints.shape[1] > 1    # single views: no triangulation, no consistency
-        if lc.triangulation_weight > 0 and multi_view:
-            l_tri = structure.triangulation_loss(joints, xy_norm[:, :, :NUM_JOINTS], K, R, t, self.image_size,
-                                                 cap_mm=lc.triangulation_cap_mm)
-            terms["loss_triangulation"] = l_tri.detach()
-            loss = loss + lc.triangulation_weight * l_tri
-        if lc.consistency_weight > 0 and multi_view:
-            l_cons = structure.consistency_loss(joints_world)
-            terms["loss_consistency"] = l_cons.detach()
-            loss = loss + lc.consistency_weight * l_cons
-        terms["loss"] = loss
-        return terms
+        return self.objective.mask_terms(batch, joints_cam, xy_norm, sigma2=sigma2, physique=self.physique,
+                                         physique_on=physique_on)

@@ -55,7 +55,7 @@ def model_from_checkpoint(state: dict, *, expect: ExperimentConfig | None = None
         mine, theirs = config_hash(expect.model), config_hash(cfg.model)
         if mine != theirs:
             raise ValueError(f"checkpoint was trained with model config {theirs}, expected {mine}")
-    net = MaskPoseNet(cfg)
+    net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
     net.load_state_dict(state["model"])
     net.eval()
     return net, cfg

@@ -35,7 +35,7 @@ def predict_split(net, split, *, max_samples: int = 0, sigma2: float | None = No
     was_training = net.training
     net.eval()
     out: dict[str, list] = {}
-    sigma2 = net.cfg.loss.sigma2 if sigma2 is None else sigma2
+    sigma2 = net.loss_cfg.sigma2 if sigma2 is None else sigma2
     for batch in _loader(split, max_samples):
         b, c = batch["image"].shape[:2]
         root_cam = world_to_camera(batch["root_world_mm"][:, None, None, :].expand(-1, c, 1, 3),
@@ -46,12 +46,12 @@ def predict_split(net, split, *, max_samples: int = 0, sigma2: float | None = No
         xy = pred["xy_norm"].view(b, c, -1, 2)
         m_skel = net.renderer(xy.flatten(0, 1), sigma2).view(b, c, net.renderer.size, -1)
         # ψ is the shape when it was trained; the supervised reference never trains it
-        psi = net.physique if net.cfg.loss.mode != "supervised_reference" else None
+        psi = net.physique if net.loss_cfg.mode != "supervised_reference" else None
         shape = psi(m_skel.flatten(0, 1)).view_as(m_skel) if psi is not None else m_skel
         target = downsample(batch["mask"], net.renderer.size)
         inter = ((shape > 0.5) & (target > 0.5)).sum((-1, -2)).float()
         union = ((shape > 0.5) | (target > 0.5)).sum((-1, -2)).float().clamp_min(1)
-        geo = downsample(batch["geodesic"], net.renderer.size) if net.cfg.loss.geodesic else 1.0
+        geo = downsample(batch["geodesic"], net.renderer.size) if net.loss_cfg.geodesic else 1.0
         parts = {"joints_cam_mm": joints, "xy_norm": xy, "gt_cam_mm": batch["joints_cam_mm"],
                  "gt_2d_norm": batch["joints_2d_norm"], "gt_world_mm": batch["joints_world_mm"],
                  "R": batch["R"], "t_mm": batch["t_mm"], "mask_iou": inter / union,

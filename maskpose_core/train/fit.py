@@ -81,7 +81,7 @@ def _check_finite(step: int, out: dict) -> None:
 
 def build_model(cfg: ExperimentConfig, data: DataBundle) -> MaskPoseNet:
     torch.manual_seed(cfg.seed)
-    net = MaskPoseNet(cfg)
+    net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
     apply_init_prior(net, cfg, data)
     return net
 

@@ -2,7 +2,7 @@
 
 * ``mean_pose`` (Table 1's "UP", unpaired pose prior): the mean training pose in
   normalised crop coordinates — uses 3D labels' mean only, never per-sample labels.
-* ``template`` (Table 1's "T"): a hand-made standing pose (below), no data at all.
+* ``template`` (Table 1's "T"): a hand-made standing pose (``skeleton.TEMPLATE_MM``), no data at all.
 * ``none``: no prior (the paper's setting).
 Landmarks beyond the J joints (SPP) start evenly spaced along their bone.
 """
@@ -13,16 +13,8 @@ import torch
 
 from maskpose_core.config import ExperimentConfig
 from maskpose_core.data.packed import DataBundle
-from maskpose_core.skeleton import NUM_JOINTS, TREE_BONES
+from maskpose_core.skeleton import NUM_JOINTS, TEMPLATE_MM, TREE_BONES
 
-# A 1.75 m adult standing, facing the camera, arms down; root-relative camera mm
-# (x right, y down, z away). Segment lengths from Winter's anthropometric table
-# (thigh 0.245 H, shank 0.246 H, upper arm 0.186 H, forearm 0.146 H).
-TEMPLATE_MM = np.array([
-    [0, 0, 0], [-95, 0, 0], [-95, 429, 0], [-95, 860, 0], [95, 0, 0], [95, 429, 0], [95, 860, 0],
-    [0, -230, 0], [0, -480, 0], [0, -580, -80], [0, -700, 0],
-    [165, -450, 0], [175, -125, 0], [180, 130, 0], [-165, -450, 0], [-175, -125, 0], [-180, 130, 0],
-], dtype=np.float32)
 
 
 def norm_per_mm(data: DataBundle) -> float:

@@ -5,7 +5,8 @@ import torch
 from maskpose_core.config import apply_overrides, profile_config
 from maskpose_core.model.net import MaskPoseNet
 from maskpose_core.train.fit import build_model
-from maskpose_core.train.init_prior import TEMPLATE_MM, reference_pose_norm
+from maskpose_core.skeleton import TEMPLATE_MM
+from maskpose_core.train.init_prior import reference_pose_norm
 
 
 def _batch(data, n=4):
@@ -15,7 +16,7 @@ def _batch(data, n=4):
 @pytest.mark.parametrize("inp", ["image", "image+mask", "mask"])
 def test_detector_input_modes(tiny_data, inp):
     cfg = apply_overrides(profile_config("smoke"), {"model.input": inp})
-    net = MaskPoseNet(cfg)
+    net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
     b = _batch(tiny_data)
     out = net.detector(b["image"].flatten(0, 1), b["mask"].flatten(0, 1))
     assert out["xy_norm"].shape == (16, 17, 2) and out["z_norm"].shape == (16, 17)
@@ -30,7 +31,7 @@ def test_physique_gradient_reaches_the_joints(tiny_data):
                      "loss.coverage_weight": 0.0, "loss.consistency_weight": 0.0, "loss.triangulation_weight": 0.0,
                      "loss.extremity_weight": 0.0, "loss.template_weight": 0.0}
     cfg = apply_overrides(profile_config("smoke"), only_physique)
-    net = MaskPoseNet(cfg)
+    net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
     b = _batch(tiny_data)
     grads = {}
     for on in (False, True):

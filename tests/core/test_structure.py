@@ -6,7 +6,7 @@ import torch
 
 from maskpose_core.geometry import look_at, pixels_to_normalized, project_to_pixels, world_to_camera
 from maskpose_core.loss.structure import consistency_loss, symmetry_loss, template_loss, triangulation_loss
-from maskpose_core.train.init_prior import TEMPLATE_MM
+from maskpose_core.skeleton import TEMPLATE_MM
 
 SIZE = 64
 
