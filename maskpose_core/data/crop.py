@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from maskpose_core.data.geodesic import GeodesicParams, geodesic_weights
+from maskpose_core.data.geodesic import GeodesicParams, UnusableMask, geodesic_weights
 from maskpose_core.data.packed import write_packed
 from maskpose_core.geometry import pixels_to_normalized, project_to_pixels
 
@@ -227,9 +227,14 @@ def _pack_chunk(moments: Sequence[Moment], p: PackParams) -> dict[str, np.ndarra
     else:
         uv = torch.full(cam.shape[:-1] + (2,), float("nan"), dtype=torch.float64)
     masks = np.asarray(msks, dtype=np.uint8)
+    try:
+        geodesic = geodesic_weights(masks, p.geodesic)
+    except UnusableMask as err:
+        view = moments[err.index[0]].views[err.index[1]]
+        raise ValueError(f"{view.mask_path}: {err.reason}; G cannot be computed for this mask") from None
     return {
         "images": np.asarray(imgs, dtype=np.uint8), "masks": masks,
-        "geodesic": geodesic_weights(masks, p.geodesic),
+        "geodesic": geodesic,
         "K": K.numpy().astype(np.float32), "R": R.numpy().astype(np.float32), "t_mm": t.numpy().astype(np.float32),
         "root_world_mm": np.stack([m.root_world_mm for m in moments]).astype(np.float32),
         "joints_world_mm": world.numpy().astype(np.float32), "joints_cam_mm": cam.numpy().astype(np.float32),

@@ -4,7 +4,10 @@ Inside the mask: g = exp(a·ĝ) + b, ĝ the geodesic distance from the mask cent
 (fast marching, scikit-fmm) over its maximum, so G grows toward hands, feet and head.
 Outside: c·ĥ + e, ĥ the Euclidean distance to the mask over its maximum.
 Authors' code defaults: (a, b, c, e) = (2, 1, 2, 1). If the centroid falls outside the
-mask, G = 1 everywhere. Never called in the training loop.
+mask, G = 1 everywhere. A mask so small that the seed disk covers all of it (a far or
+half-detected person: 2×2, 3×3 px) has every pixel at geodesic distance 0 from the centre,
+so G = exp(0) + b inside (pieces of the mask apart from the centre's are unreachable, as
+always: ĝ = 1 there). Never called in the training loop.
 """
 from __future__ import annotations
 
@@ -48,12 +51,17 @@ def geodesic_weight(mask: np.ndarray, params: GeodesicParams = GeodesicParams())
     phi = np.hypot(yy - cy, xx - cx) - SEED_RADIUS_PX
     if not (phi[inside] < 0).any():        # seed disk must touch the inside
         phi[iy, ix] = -0.5
-    dist = skfmm.distance(np.ma.MaskedArray(phi, mask=~inside))
-    geo = np.where(np.ma.getmaskarray(dist), np.nan, np.ma.getdata(dist))
-    geo = np.clip(geo, 0.0, None)
-    reachable = inside & np.isfinite(geo)
-    gmax = float(geo[reachable].max()) if reachable.any() else 0.0
-    g_hat = np.ones(mask.shape) if gmax <= 0 else np.where(reachable, geo / gmax, 1.0)
+    seed_part = ndimage.label(inside)[0]
+    seed_part = seed_part == seed_part[iy, ix]          # the piece of the mask the seed lies in
+    if (phi[seed_part] < 0).all():         # the seed covers its whole piece: no front to march
+        g_hat = np.where(seed_part, 0.0, 1.0)           # other pieces are unreachable (ĝ = 1)
+    else:
+        dist = skfmm.distance(np.ma.MaskedArray(phi, mask=~inside))
+        geo = np.where(np.ma.getmaskarray(dist), np.nan, np.ma.getdata(dist))
+        geo = np.clip(geo, 0.0, None)
+        reachable = inside & np.isfinite(geo)
+        gmax = float(geo[reachable].max()) if reachable.any() else 0.0
+        g_hat = np.ones(mask.shape) if gmax <= 0 else np.where(reachable, geo / gmax, 1.0)
 
     h = ndimage.distance_transform_edt(~inside)
     hmax = float(h.max())
@@ -64,9 +72,28 @@ def geodesic_weight(mask: np.ndarray, params: GeodesicParams = GeodesicParams())
 
 
 def geodesic_weights(masks: np.ndarray, params: GeodesicParams = GeodesicParams()) -> np.ndarray:
-    """Batch form: (..., H, W) -> (..., H, W) float16, as stored in a packed data set."""
+    """Batch form: (..., H, W) -> (..., H, W) float16, as stored in a packed data set.
+
+    A mask that cannot be used raises ``UnusableMask`` with its index (``err.index``, into
+    ``masks.shape[:-2]``), so a caller can name the frame and file it came from.
+    """
     flat = masks.reshape(-1, *masks.shape[-2:])
     out = np.empty(flat.shape, dtype=np.float16)
     for i, m in enumerate(flat):
-        out[i] = geodesic_weight(m, params)
+        try:
+            out[i] = geodesic_weight(m, params)
+        except ValueError as err:
+            index = np.unravel_index(i, masks.shape[:-2]) if masks.ndim > 2 else ()
+            raise UnusableMask(tuple(int(k) for k in index), str(err)) from err
     return out.reshape(masks.shape)
+
+
+class UnusableMask(ValueError):
+    """A mask G cannot be computed for (e.g. empty); ``index`` locates it in the batch."""
+
+    def __init__(self, index: tuple[int, ...], reason: str):
+        super().__init__(f"mask {list(index)}: {reason}")
+        self.index, self.reason = index, reason
+
+    def __reduce__(self):            # crosses process pools intact
+        return UnusableMask, (self.index, self.reason)

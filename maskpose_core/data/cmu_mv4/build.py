@@ -37,6 +37,7 @@ from maskpose_core.data.cmu_mv4.frames import PoseSource, load_poses, select_fra
 from maskpose_core.data.cmu_mv4.moment import render_moment
 from maskpose_core.data.cmu_mv4.rig import RIGS
 from maskpose_core.data.configs import DataConfig
+from maskpose_core.data.geodesic import UnusableMask
 from maskpose_core.data.packed import expected_shapes, write_packed
 from maskpose_core.skeleton import NUM_JOINTS
 
@@ -65,8 +66,13 @@ def _complete(folder: Path, gen: GeneratorConfig) -> bool:
 def _render_chunk(task: tuple) -> tuple[str, int, dict[str, np.ndarray]]:
     """Pool task: (gen, split, start, frame indices (n,), poses (n, J, 3)) -> stacked arrays."""
     gen, split, start, frames, poses = task
-    outs = [render_moment(gen, pose, np.random.default_rng([gen.gen_seed, int(f)]))
-            for f, pose in zip(frames, poses)]
+    outs = []
+    for f, pose in zip(frames, poses):
+        try:
+            outs.append(render_moment(gen, pose, np.random.default_rng([gen.gen_seed, int(f)])))
+        except UnusableMask as err:
+            raise ValueError(f"{gen.poses or 'the embedded poses file'}, frame {int(f)}, view {err.index[0]}: "
+                             f"{err.reason}; G cannot be computed for this mask") from None
     return split, start, {k: np.stack([o[k] for o in outs]) for k in outs[0]}
 
 
