@@ -29,7 +29,7 @@ def _positive(obj, *names: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class OptimConfig:
-    lr: float = 1e-3                 # measured at the quick budget: 1e-3 with grad_clip beats 3e-4 (FINDINGS.md saw 1e-3 unstable without)
+    lr: float = 1e-3                 # measured at the quick budget: 1e-3 with grad_clip beats 3e-4 (docs/findings-early.md saw 1e-3 unstable without)
     weight_decay: float = 1e-4
     batch_size: int = 32             # moments (each with C views)
     grad_clip: float = 5.0           # max gradient norm; 0 = off

@@ -5,7 +5,7 @@ common frame; camera frame in practice), computes in float64 and returns (B,) fl
 callers can average, aggregate per action or bootstrap. :func:`average` turns one into a
 float. Shapes and finiteness are checked at the door (``ValueError`` naming the argument).
 
-Conventions (DESIGN.md §1, "Metrics"):
+Conventions (docs/method.md §1, "Metrics"):
 
 * Root alignment: both poses are translated so that joint 0 (pelvis) is at the origin.
 * N-MPJPE (Rhodin et al. 2018): after root alignment the prediction is scaled by

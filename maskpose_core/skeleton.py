@@ -19,7 +19,7 @@ PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 
 # The 16 bones of the kinematic tree, as (parent, child).
 TREE_BONES: tuple[tuple[int, int], ...] = tuple((p, c) for c, p in enumerate(PARENTS) if p >= 0)
 
-# Δ: torso links (DESIGN.md §1): spine->hips, spine->shoulders, pelvis->knees,
+# Δ: torso links (docs/method.md §1): spine->hips, spine->shoulders, pelvis->knees,
 # hip->same-side shoulder. They give the torso an area in the skeleton mask.
 DELTA_LINKS: tuple[tuple[int, int], ...] = (
     (7, 1), (7, 4),      # spine -> r_hip, l_hip
@@ -83,7 +83,7 @@ def is_arm_bone(bone: tuple[int, int]) -> bool:
 
 
 def landmark_segments(num_landmarks: int, *, delta: bool) -> tuple[tuple[int, int], ...]:
-    """Segments drawn for L landmarks (SPP, DESIGN.md §1).
+    """Segments drawn for L landmarks (SPP, docs/method.md §1).
 
     L = J: the bones above. L = J + 16·m: every tree bone (a, b) becomes a chain
     a -> e_1 -> ... -> e_m -> b of free landmarks e (indices J + bone·m + k), so the

@@ -1,4 +1,4 @@
-"""The ``maskpose`` command line (DESIGN.md §5 — the contract users and scripts rely on).
+"""The ``maskpose`` command line (docs/method.md §5 — the contract users and scripts rely on).
 
     maskpose data build   --dataset cmu-mv4 --profile P [--poses FILE.npz [--split all]] [--root DIR]
     maskpose data preview --dataset D --out FILE.png [--profile P] [--root DIR]
@@ -185,7 +185,7 @@ def cmd_tune(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``maskpose`` console script."""
-    # STACK.md: a background job of a non-interactive shell starts with SIGINT ignored.
+    # docs/stack.md: a background job of a non-interactive shell starts with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)

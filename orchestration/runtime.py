@@ -1,7 +1,7 @@
 """Where things live and what the cluster can hold: project paths, storage checks, Ray start-up
 and the CPU/GPU arithmetic that keeps Ray Train and Tune from waiting forever for resources.
 
-STACK.md: on a 2-core machine a placement group that cannot be satisfied is retried without
+docs/stack.md: on a 2-core machine a placement group that cannot be satisfied is retried without
 end (``WorkerGroupStartupTimeout``), so every launch is planned here first and refused with
 the arithmetic when it does not fit.
 """
@@ -19,10 +19,10 @@ STORAGE_ENV = "MASKPOSE_STORAGE"       # overrides the checkpoint storage folder
 RAY_ADDRESS_ENV = "MASKPOSE_RAY_ADDRESS"  # "auto" on cluster nodes (set by the launcher YAMLs)
 CPU_QUANTUM = 0.05                     # CPU shares are rounded down to this step
 MIN_CPUS_PER_WORKER = 0.1              # below this a worker is starved: refuse instead
-TUNE_DRIVER_CPUS = 0.1                 # STACK.md: a Tune trial's driver function, 0 is refused
+TUNE_DRIVER_CPUS = 0.1                 # docs/stack.md: a Tune trial's driver function, 0 is refused
 RAY_QUIET_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
-    # STACK.md: report() blocks ~1.9 s per call at the default 2 s poll; 0.1 s -> ~0.19 s.
+    # docs/stack.md: report() blocks ~1.9 s per call at the default 2 s poll; 0.1 s -> ~0.19 s.
     "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1",
     "RAY_TRAIN_V2_ENABLED": "1",
 }
@@ -121,7 +121,7 @@ def release_placement_groups(before: set[str]) -> int:
 
     Measured here: a Tune sweep interrupted in a process that lives on (a notebook, a test)
     leaves its trials' Ray Train placement groups CREATED, and the resumed sweep then waits
-    for those CPUs forever; STACK.md: so does a failed fit whose workers could not start.
+    for those CPUs forever; docs/stack.md: so does a failed fit whose workers could not start.
     """
     import ray
     from ray.util.placement_group import PlacementGroup

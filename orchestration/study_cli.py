@@ -1,4 +1,4 @@
-"""The command line every ``studies/<study>.py`` shares (DESIGN.md §5).
+"""The command line every ``studies/<study>.py`` shares (docs/method.md §5).
 
     python studies/<study>.py [--profile smoke|quick|paper] [--seeds K] [--dataset D] [--dry-run]
         [--tracking-uri URI] [--rows NAME ...] [--workers N | --parallel K] [key=value ...]
@@ -171,7 +171,7 @@ def main(source: StudySource, argv: Sequence[str] | None = None, *, description:
          also_report: Sequence[Study] = (), add_args: Callable | None = None) -> int:
     """Run a study from the command line (see the module docstring); ``also_report`` studies
     are written from the same runs afterwards (never trained for)."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)   # STACK.md: background jobs ignore SIGINT
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # docs/stack.md: background jobs ignore SIGINT
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     start = time.monotonic()

@@ -90,7 +90,7 @@ def _run_parallel(study: Study, todo: list[Planned], opts: ExecOptions) -> dict[
     log.info("parallel trainings: %s", plan.describe())
     for data in {p.cfg.data for p in todo}:            # build each data set once, before fan-out
         load_data(data, root=opts.data_root or None, progress=False)
-    tracking.ensure_experiment(opts.tracking_uri, study.name)   # on the driver (STACK.md), not in K tasks
+    tracking.ensure_experiment(opts.tracking_uri, study.name)   # on the driver (docs/stack.md), not in K tasks
     task = ray.remote(num_cpus=plan.cpus_per_worker, num_gpus=plan.gpus_per_worker, max_retries=0)(train_task)
     pending = {task.remote(flatten(p.cfg), asdict(launch_options(study, p, opts, workers=0))): p for p in todo}
     failed: dict[str, str] = {}

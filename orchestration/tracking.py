@@ -1,6 +1,6 @@
 """MLflow tracking: one experiment per study, one run per training, parent/child for sweeps.
 
-Who writes what (STACK.md, "Fault tolerance and resume"):
+Who writes what (docs/stack.md, "Fault tolerance and resume"):
 - the **driver** checks the tracking URI, creates the experiment (explicit artifact location)
   and the run (tags, params = the flattened config, ``config.json``) *before* training, and
   ends the run (FINISHED / FAILED / KILLED);

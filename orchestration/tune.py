@@ -1,6 +1,6 @@
 """``maskpose tune``: Ray Tune + Optuna (TPE) over λs, λp and σ², ASHA, MLflow parent/child.
 
-The supported Ray 2.60 pattern (STACK.md): a Tune *function* trainable (``tune_trial``, in the
+The supported Ray 2.60 pattern (docs/stack.md): a Tune *function* trainable (``tune_trial``, in the
 installed package) that fits one ``TorchTrainer`` per trial and forwards each epoch's report
 with ``TuneReportCallback``. Each trial is an MLflow child run of the sweep's parent run; the
 parent gets the best config, the trial table and ``best/<objective>``.
@@ -29,7 +29,7 @@ from orchestration.train import LaunchOptions, preflight, run_training
 
 log = logging.getLogger(__name__)
 
-# (low, high), sampled log-uniformly. σ² in normalised crop units² (FINDINGS.md: 2e-2 best,
+# (low, high), sampled log-uniformly. σ² in normalised crop units² (docs/findings-early.md: 2e-2 best,
 # authors' code 3e-3); λ around the paper's 1.
 DEFAULT_SPACE: dict[str, tuple[float, float]] = {
     "loss.lambda_s": (0.1, 10.0),

@@ -1,8 +1,8 @@
 """What runs inside each training process: the Ray Train per-worker function and the hooks
-that plug Ray and MLflow into the core ``fit`` (STYLE.md: Ray touches the loop at three
+that plug Ray and MLflow into the core ``fit`` (docs/style.md: Ray touches the loop at three
 points — prepare the model, prepare the loader, report).
 
-The per-worker function lives in the installed package on purpose (STACK.md: a train
+The per-worker function lives in the installed package on purpose (docs/stack.md: a train
 function the workers cannot import leaks its placement group and hangs the next fit).
 Its only argument is a plain dict (``WorkerSpec.to_dict``): the flattened config plus where
 the data, the tracking server and the fault marker are.

@@ -29,7 +29,7 @@ TRACE = "tune_lambdas_trace.png"
 
 def add_args(p) -> None:
     p.add_argument("--trials", type=int, default=8)
-    p.add_argument("--concurrent", type=int, default=2, help="trials at once (STACK.md: 2 fit on 2 cores)")
+    p.add_argument("--concurrent", type=int, default=2, help="trials at once (docs/stack.md: 2 fit on 2 cores)")
     p.add_argument("--objective", choices=sorted(OBJECTIVES), default="val/mask_iou")
     p.add_argument("--search-seed", type=int, default=0)
 

@@ -1,4 +1,4 @@
-"""Shared preparation of real data sets: read, crop, resize, pack and cache (DESIGN.md §2).
+"""Shared preparation of real data sets: read, crop, resize, pack and cache (docs/method.md §2).
 
 Every real data set (Human3.6M, MPI-INF-3DHP, in-the-wild folders) is described as a list
 of :class:`Moment` s -- one instant seen by C views, each view an image file, a mask file

@@ -1,4 +1,4 @@
-"""Geodesic weight G of a mask (DESIGN.md §1), computed once per mask at build time.
+"""Geodesic weight G of a mask (docs/method.md §1), computed once per mask at build time.
 
 Inside the mask: g = exp(a·ĝ) + b, ĝ the geodesic distance from the mask centroid
 (fast marching, scikit-fmm) over its maximum, so G grows toward hands, feet and head.
@@ -17,7 +17,7 @@ import numpy as np
 import skfmm
 from scipy import ndimage
 
-SEED_RADIUS_PX = 1.5  # zero level set: a small disk at the centroid (STACK.md, scikit-fmm)
+SEED_RADIUS_PX = 1.5  # zero level set: a small disk at the centroid (docs/stack.md, scikit-fmm)
 
 
 @dataclass(frozen=True, kw_only=True)

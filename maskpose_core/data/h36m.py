@@ -21,7 +21,7 @@ Accepted on-disk layout (``raw_root`` is h36m-fetch's ``processed/`` folder)::
   vector is decoded as that repository's ``generate.py`` does. Lens distortion is ignored
   (pinhole K; a few pixels at the image border).
 
-Protocol (DESIGN.md §2): train S1 S5 S6 S7 S8, test S9 S11; the packed folder has splits
+Protocol (docs/method.md §2): train S1 S5 S6 S7 S8, test S9 S11; the packed folder has splits
 ``train`` and ``test``. A moment is a frame number present in all 4 cameras' annotations.
 Frames are thinned with ``keep_by_gap``: a frame is kept when it is >= stride frames after
 the last kept one (defaults: 5 in train, 64 in test -- exactly every 5th / 64th frame on a
@@ -47,7 +47,7 @@ from maskpose_core.data.crop import (CROP_MARGIN, Moment, PackParams, View, cach
 log = logging.getLogger(__name__)
 
 H36M_CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")  # metadata.xml dbcameras order
-TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")  # Human3.6M protocol (DESIGN.md §2)
+TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")  # Human3.6M protocol (docs/method.md §2)
 TEST_SUBJECTS = ("S9", "S11")
 TRAIN_STRIDE = 5    # every 5th frame of 50 Hz video (common protocol)
 TEST_STRIDE = 64    # every 64th frame ("Compositional Human Pose Regression", h36m-fetch)

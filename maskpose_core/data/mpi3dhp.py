@@ -20,7 +20,7 @@ Only frames extracted for every used camera are used. FG masks: any channel >= 1
   28 joints mapped to H36M-17 by ``MPI28_TO_H36M17``. ``camera.calibration``: per camera
   ``name <n>`` then ``intrinsic`` and ``extrinsic`` as 16 numbers (4×4 row-major; the
   extrinsic maps world mm -> camera mm). World is the studio's (+Y up).
-* Protocol (as the authors, DESIGN.md §2): cameras 0 2 4 7 8 (chest height); splits
+* Protocol (as the authors, docs/method.md §2): cameras 0 2 4 7 8 (chest height); splits
   ``train`` = S1-S6, ``val`` = S7-S8, thinned with ``keep_by_gap`` (stride 10 by default).
 * Official test set (split ``test``, if its folder exists): monocular (C = 1), the frames
   with ``valid_frame``; ``annot_data.mat`` (MATLAB v7.3 = HDF5, read with ``h5py``; a v5
@@ -42,7 +42,7 @@ from maskpose_core.data.crop import (CROP_MARGIN, Moment, PackParams, View, cach
 
 log = logging.getLogger(__name__)
 
-MPI3DHP_CAMERAS = (0, 2, 4, 7, 8)  # chest-height cameras used by the authors (DESIGN.md §2)
+MPI3DHP_CAMERAS = (0, 2, 4, 7, 8)  # chest-height cameras used by the authors (docs/method.md §2)
 TRAIN_SUBJECTS = ("S1", "S2", "S3", "S4", "S5", "S6")
 VAL_SUBJECTS = ("S7", "S8")
 SEQUENCES = ("Seq1", "Seq2")

@@ -9,7 +9,7 @@ file                  dtype      shape               meaning
 ====================  =========  ==================  =========================================
 images.npy            uint8      (N, C, S, S, 3)     RGB crops
 masks.npy             uint8      (N, C, S, S)        supervision masks (0/1; segmenter output)
-geodesic.npy          float16    (N, C, S, S)        geodesic weight G of ``masks`` (DESIGN §1)
+geodesic.npy          float16    (N, C, S, S)        geodesic weight G of ``masks`` (docs/method.md §1)
 K.npy                 float32    (N, C, 3, 3)        crop intrinsics (camera mm -> crop px)
 R.npy                 float32    (N, C, 3, 3)        world -> camera rotation
 t_mm.npy              float32    (N, C, 3)           world -> camera translation, mm

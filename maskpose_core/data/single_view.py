@@ -1,6 +1,6 @@
 """A multi-view split seen as independent single-view samples: mask-only, one camera each.
 
-The in-the-wild setting (DESIGN.md §2, issue 5's in_the_wild study): images of another domain
+The in-the-wild setting (docs/method.md §2, issue 5's in_the_wild study): images of another domain
 with a foreground mask each and no multi-view geometry. ``SingleViews(split)[i]`` is view
 ``i % C`` of moment ``i // C`` with the view axis kept at length 1, so a batch of them has
 the same layout as a multi-view batch with C = 1 and the same loss code applies (each

@@ -1,4 +1,4 @@
-"""In-the-wild images with foreground masks: no cameras, no labels (DESIGN.md §2).
+"""In-the-wild images with foreground masks: no cameras, no labels (docs/method.md §2).
 
 Accepted on-disk layout (``folder`` is what ``DataConfig.root`` names)::
 
@@ -26,7 +26,7 @@ from maskpose_core.data.crop import (CROP_MARGIN, Moment, PackParams, View, cach
                                      even_subset, listing_fingerprint, pack_moments)
 from maskpose_core.skeleton import NUM_JOINTS
 
-NOMINAL_DEPTH_MM = 5000.0   # subject-camera distance like Human3.6M's rig (DESIGN.md §2: 4-6 m)
+NOMINAL_DEPTH_MM = 5000.0   # subject-camera distance like Human3.6M's rig (docs/method.md §2: 4-6 m)
 NOMINAL_HEIGHT_MM = 1700.0  # adult stature, order of magnitude (mask box ~ standing height)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MASK_SUFFIXES = (".png", ".jpg")

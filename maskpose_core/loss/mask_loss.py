@@ -1,4 +1,4 @@
-"""The mask losses (DESIGN.md §1) and the multi-view render they are taken on.
+"""The mask losses (docs/method.md §1) and the multi-view render they are taken on.
 
 L = λs·mean(G ⊙ (M − M_skel)²) + λp·mean(G ⊙ (M − M_phys)²) + structure prior.
 Every view's 3D prediction is mapped to world space and projected into every view

@@ -1,4 +1,4 @@
-"""Structure prior (DESIGN.md §1): left/right bone-length symmetry and limb ratios, and the
+"""Structure prior (docs/method.md §1): left/right bone-length symmetry and limb ratios, and the
 template articulation prior (T).
 
 All three are scale-free (relative errors), so they shape a pose without fixing its size.
@@ -90,6 +90,6 @@ def triangulation_loss(joints_cam_mm: Tensor, xy_norm: Tensor, K: Tensor, R: Ten
 
 
 def spread_mm(joints_mm: Tensor) -> Tensor:
-    """Mean joint-to-root distance (..., J, 3) -> () mm; ≈ 440 mm for real poses (FINDINGS.md)."""
+    """Mean joint-to-root distance (..., J, 3) -> () mm; ≈ 440 mm for real poses (docs/findings-early.md)."""
     rel = joints_mm[..., :NUM_JOINTS, :] - joints_mm[..., ROOT:ROOT + 1, :]
     return rel.norm(dim=-1)[..., 1:].mean()

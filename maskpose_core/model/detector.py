@@ -8,7 +8,7 @@ camera millimetres with the crop intrinsics and a root depth.
 Optional init prior (``model.init_prior``): a Gaussian log-prior around a reference pose
 added to the volume logits, with a learnable width. ``mean_pose`` takes the reference
 from training poses (Table 1's "UP"), ``template`` from a hand-made pose ("T").
-FINDINGS.md: without any prior a zero-initialised head collapses to a vertical stick.
+docs/findings-early.md: without any prior a zero-initialised head collapses to a vertical stick.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Physique network ψ (DESIGN.md §1): M_phys = ψ(M_skel), a U-Net ending in a sigmoid.
+"""Physique network ψ (docs/method.md §1): M_phys = ψ(M_skel), a U-Net ending in a sigmoid.
 
 Authors' code: encoder w-2w-4w with two stride-2 stages and a mirrored decoder, LeakyReLU,
 BatchNorm. It learns the body's volume around the skeleton (a thin skeleton cannot fill a
-full silhouette: FINDINGS.md §6) and passes the silhouette's gradient back into the joints.
+full silhouette: docs/findings-early.md §6) and passes the silhouette's gradient back into the joints.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPP: supervised post-processing (DESIGN.md §1, poster "SPP-based Method").
+"""SPP: supervised post-processing (docs/method.md §1, poster "SPP-based Method").
 
 The unsupervised detector predicts L ≥ 2J landmarks; a small mapping network
 θ: R^{L×3} → R^{J×3} is then fitted on a labelled subset and maps landmarks to the J

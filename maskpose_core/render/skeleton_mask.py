@@ -1,4 +1,4 @@
-"""Skeleton mask M_skel (DESIGN.md §1): Gaussian bone maps from 2D joints, differentiable.
+"""Skeleton mask M_skel (docs/method.md §1): Gaussian bone maps from 2D joints, differentiable.
 
 For segment k between points a_k and b_k and pixel p:
     B_k(p) = exp(-d_k(p)² / σ_k²),  d_k the distance from p to the segment,
@@ -6,7 +6,7 @@ For segment k between points a_k and b_k and pixel p:
 
 Coordinates are normalised crop coordinates (geometry.py): the R×R render's pixel
 centres lie at (2i + 1)/R - 1. Everything is vectorised over (batch, segments, pixels);
-the distance is computed per x/y component on separable grids (FINDINGS.md: 5× faster
+the distance is computed per x/y component on separable grids (docs/findings-early.md: 5× faster
 forward+backward than on stacked [..., K, P, 2] tensors).
 """
 from __future__ import annotations

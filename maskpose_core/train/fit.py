@@ -1,7 +1,7 @@
 """``fit(cfg, data, hooks=..., resume=...) -> metrics``: the one training loop.
 
 The same function runs as a plain process and in every Ray Train worker; the loop only
-does forward/backward and hands the rest to ``TrainHooks`` (STYLE.md). Seeded and
+does forward/backward and hands the rest to ``TrainHooks`` (docs/style.md). Seeded and
 deterministic on CPU: shuffling uses a generator seeded by (seed, epoch), model init by
 ``cfg.seed``. A non-finite loss raises ``FloatingPointError`` naming the step and terms.
 """

@@ -1,4 +1,4 @@
-"""The three points where an orchestrator touches the training loop (STYLE.md: Ray's Train
+"""The three points where an orchestrator touches the training loop (docs/style.md: Ray's Train
 examples): wrap the model, wrap the data loader, receive a report each epoch.
 
 ``fit(cfg, data, hooks=TrainHooks(...), resume=state)`` is the same function for a plain

@@ -1,4 +1,4 @@
-"""Coarse-to-fine schedule (DESIGN.md §1) and learning rate, as functions of progress.
+"""Coarse-to-fine schedule (docs/method.md §1) and learning rate, as functions of progress.
 
 progress p = global step / total steps, in [0, 1].
 * σ²: geometric interpolation from ``sigma2_start`` to ``sigma2`` over the first

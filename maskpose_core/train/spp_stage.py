@@ -1,4 +1,4 @@
-"""SPP stage (DESIGN.md §1): after unsupervised training, map the L landmarks to the J
+"""SPP stage (docs/method.md §1): after unsupervised training, map the L landmarks to the J
 joints with θ fitted on ``train.spp_labelled`` labelled training moments (all views).
 
 Reported in its own group (``val_spp/…``) with the labelled-set size, never mixed with

@@ -61,5 +61,5 @@ def test_without_prior_the_initial_pose_is_collapsed(tiny_data):
     with torch.no_grad():
         out = net.detector(b["image"].flatten(0, 1), b["mask"].flatten(0, 1))
     spread = (out["xy_norm"] - out["xy_norm"][:, :1]).norm(dim=-1).mean()
-    assert spread < 0.1                   # FINDINGS.md: joints start at the volume centre
+    assert spread < 0.1                   # docs/findings-early.md: joints start at the volume centre
 

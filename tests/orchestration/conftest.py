@@ -1,4 +1,4 @@
-"""Orchestration test set-up: one Ray instance for the session (STACK.md: ~4 s once), a smoke
+"""Orchestration test set-up: one Ray instance for the session (docs/stack.md: ~4 s once), a smoke
 data set built once, and a fresh SQLite tracking store + storage folder per test.
 
 Every Ray test carries ``@pytest.mark.ray`` and ``@pytest.mark.timeout`` (a placement group that
@@ -13,7 +13,7 @@ import pytest
 
 RAY_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
-    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1",   # STACK.md: report() 1.9 s -> 0.19 s
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1",   # docs/stack.md: report() 1.9 s -> 0.19 s
     "RAY_TRAIN_V2_ENABLED": "1",
 }
 

@@ -19,7 +19,7 @@ def _free_port() -> int:
 # ---------------------------------------------------------------- resource arithmetic (no Ray)
 
 def test_derived_cpu_share_fits_the_cluster():
-    # STACK.md's working setting: 2 concurrent trials × (0.1 driver + 2 workers × 0.45) = 2.0
+    # docs/stack.md's working setting: 2 concurrent trials × (0.1 driver + 2 workers × 0.45) = 2.0
     plan = plan_resources(workers=2, cluster={"CPU": 2.0}, driver_cpus=0.1, concurrent=2)
     assert plan.cpus_per_worker == pytest.approx(0.45)
     assert plan.concurrent * plan.cpus_per_launch == pytest.approx(2.0)

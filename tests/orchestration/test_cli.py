@@ -1,4 +1,4 @@
-"""The ``maskpose`` console script (DESIGN.md §5): subcommands, last-line contracts, the
+"""The ``maskpose`` console script (docs/method.md §5): subcommands, last-line contracts, the
 plain-process training path (``--workers 0``) logging through the same MLflow code."""
 from __future__ import annotations
 

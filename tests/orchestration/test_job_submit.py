@@ -1,5 +1,5 @@
 """``ray job submit`` against a loopback ``ray start --head`` (127.0.0.1, auth disabled on both
-sides as STACK.md says), running a smoke training with the documented working-dir excludes.
+sides as docs/stack.md says), running a smoke training with the documented working-dir excludes.
 Stops only the head it started (its own process group and temp dir; never ``ray stop``)."""
 from __future__ import annotations
 

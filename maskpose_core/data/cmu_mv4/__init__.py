@@ -1,4 +1,4 @@
-"""cmu-mv4: the embedded synthetic multi-view benchmark (DESIGN.md §2), and its 3DHP-rig twin.
+"""cmu-mv4: the embedded synthetic multi-view benchmark (docs/method.md §2), and its 3DHP-rig twin.
 
 Real CMU motion rendered as a volumetric body with randomised proportions, seen by 4
 Human3.6M-like cameras (``cmu-mv4``) or 5 MPI-INF-3DHP-like cameras in a green studio

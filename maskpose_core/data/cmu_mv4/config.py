@@ -22,7 +22,7 @@ GENERATOR_VERSION = 1
 
 EMBEDDED_POSES = Path(__file__).resolve().parents[2] / "assets" / "cmu_h36m17_dev.npz"
 
-# Which rig and background family each synthetic data set uses (DESIGN.md §2).
+# Which rig and background family each synthetic data set uses (docs/method.md §2).
 DATASET_RIGS = {"cmu-mv4": ("h36m", "clutter"), "cmu-3dhp-rig": ("3dhp", "studio")}
 
 # Validation subjects of the embedded CMU file (one walker, one jumper, one acrobat/dancer).

@@ -201,7 +201,7 @@ def test_geodesic_weight_largest_at_extremities(small_build):
     wins, views = 0, 0
     for i in range(g.shape[0]):
         for c in range(g.shape[1]):
-            if g[i, c].max() == g[i, c].min():      # centroid outside the mask: G = 1 (DESIGN §1)
+            if g[i, c].max() == g[i, c].min():      # centroid outside the mask: G = 1 (docs/method.md §1)
                 continue
             u, v = uv[i, c, :, 0], uv[i, c, :, 1]
             val = g[i, c, v, u]
