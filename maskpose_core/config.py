@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 
@@ -74,6 +75,7 @@ class ExperimentConfig:
     seed: int = 0
 
     def __post_init__(self):
+        _check_finite(self)
         if self.profile not in PROFILES:
             raise ValueError(f"ExperimentConfig.profile must be one of {PROFILES}, got {self.profile!r}")
         if self.seed < 0:
@@ -81,6 +83,13 @@ class ExperimentConfig:
         if self.train.spp_labelled > 0 and self.model.num_landmarks < 2 * 17:
             raise ValueError(f"model.num_landmarks must be >= 2J = 34 when SPP is on "
                              f"(train.spp_labelled={self.train.spp_labelled}), got {self.model.num_landmarks}")
+        # shapes the forward pass needs (else the first training step fails, after the run started)
+        if self.data.image_size % self.loss.render_size:
+            raise ValueError(f"loss.render_size ({self.loss.render_size}) must divide data.image_size "
+                             f"({self.data.image_size}): the masks are area-averaged down to it")
+        if self.model.physique and self.loss.render_size % 4:
+            raise ValueError(f"loss.render_size ({self.loss.render_size}) must be a multiple of 4 with "
+                             f"model.physique=true (the physique U-Net halves it twice)")
 
     @property
     def hash(self) -> str:
@@ -101,6 +110,13 @@ def flatten(cfg) -> dict[str, typing.Any]:
         else:
             out[f.name] = v
     return out
+
+
+def _check_finite(cfg) -> None:
+    """Every float field of ``cfg`` is finite (NaN and ±inf pass ``v < 0`` checks silently)."""
+    for key, value in flatten(cfg).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{key} must be finite, got {value}")
 
 
 def _field_types(cls) -> dict[str, typing.Any]:
@@ -125,12 +141,16 @@ def _coerce(value, typ, key: str):
                 raise ValueError
             return int(value)
         if typ is float:
-            return float(value)
-        if typ is str:
+            number = float(value)
+        elif typ is str:
             return str(value)
+        else:
+            raise TypeError(f"{key}: unsupported field type {typ}")
     except ValueError:
         raise ValueError(f"{key}: expected {typ.__name__}, got {value!r}") from None
-    raise TypeError(f"{key}: unsupported field type {typ}")
+    if not math.isfinite(number):      # 'nan', 'inf' parse as floats and pass every ``v < 0`` check
+        raise ValueError(f"{key} must be finite, got {number}")
+    return number
 
 
 def unflatten(flat: dict[str, typing.Any], cls=None, *, base=None, _prefix: str = ""):

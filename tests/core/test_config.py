@@ -1,5 +1,6 @@
 """Config tree: flatten/unflatten round trip, overrides, validation errors, stable hash."""
 import dataclasses
+import re
 
 import pytest
 
@@ -66,3 +67,53 @@ def test_a_saved_config_with_a_removed_field_loads_only_at_its_neutral_value():
     old["loss"]["inside_weight"] = 0.5
     with pytest.raises(ValueError, match="loss.inside_weight=0.5 was removed"):
         from_dict(old)
+
+
+FLOAT_KEYS = [k for k, v in flatten(profile_config("smoke")).items() if isinstance(v, float)]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN", "Infinity"])
+def test_non_finite_override_is_refused_by_its_key(text):
+    # NaN passes every ``v < 0`` check: it trained into a FloatingPointError, σ² = inf for 11 s
+    with pytest.raises(ValueError, match=rf"^loss\.lambda_s must be finite, got -?(nan|inf)$"):
+        apply_overrides(profile_config("smoke"), {"loss.lambda_s": text})
+    with pytest.raises(ValueError, match=r"^loss\.sigma2 must be finite, got inf$"):
+        apply_overrides(profile_config("smoke"), {"loss.sigma2": "inf", "loss.sigma2_start": "inf"})
+
+
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+def test_every_float_field_refuses_nan_from_strings_scalars_and_direct_construction(key):
+    assert len(FLOAT_KEYS) > 20
+    cfg = profile_config("smoke")
+    for value in ("nan", float("nan"), float("inf")):       # command line / MLflow / a Python caller
+        with pytest.raises(ValueError, match=rf"^{re.escape(key)} must be finite"):
+            apply_overrides(cfg, {key: value})
+    head, _, field = key.rpartition(".")
+    section = getattr(cfg, head)
+    # a section built directly (its own checks are ``v < 0``): the experiment config names the key
+    try:
+        bad = dataclasses.replace(section, **{field: float("-inf")})
+    except ValueError:
+        return                                   # the section's own check already refuses it
+    with pytest.raises(ValueError, match=rf"^{re.escape(key)} must be finite, got -inf$"):
+        dataclasses.replace(cfg, **{head: bad})
+
+
+def test_a_saved_config_holding_nan_is_refused_by_key():
+    saved = to_dict(profile_config("smoke"))
+    saved["loss"]["lambda_p"] = float("nan")
+    with pytest.raises(ValueError, match="loss.lambda_p must be finite"):
+        from_dict(saved)
+
+
+@pytest.mark.parametrize("override, message, fixed", [
+    ({"loss.render_size": "24"}, r"loss.render_size \(24\) must divide data.image_size \(32\)",
+     {"data.image_size": "48"}),
+    ({"data.image_size": "40", "loss.render_size": "10"}, r"loss.render_size \(10\) must be a multiple of 4",
+     {"model.physique": "false"}),
+])
+def test_render_size_the_forward_pass_cannot_use_is_refused_in_the_config(override, message, fixed):
+    # both failed at the first training step, after the MLflow run had started
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(profile_config("smoke"), override)
+    apply_overrides(profile_config("smoke"), {**override, **fixed})
