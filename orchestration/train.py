@@ -78,14 +78,35 @@ def run_names(cfg: ExperimentConfig, opts: LaunchOptions) -> tuple[str, str]:
     return run_name, folder
 
 
+def check_model(cfg: ExperimentConfig) -> None:
+    """Build the network of ``cfg`` on the meta device (no memory, no arithmetic), so that its
+    shape errors (``model.heatmap_size`` against the backbone's output, ``data.image_size``
+    against its stride, a ``model.weights`` file that does not fit) are raised before any
+    MLflow run or folder exists, not in the first step of a started run."""
+    import warnings
+
+    import torch
+    from maskpose_core.model.net import MaskPoseNet
+
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # loading model.weights into meta tensors is a no-op
+        MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
+
+
 def preflight(cfg: ExperimentConfig, opts: LaunchOptions, *, cluster: dict | None = None,
               driver_cpus: float = 0.0) -> tuple[Path, str, ResourcePlan | None]:
-    """Every check that can fail before work starts: (storage folder, tracking URI, plan)."""
+    """Every check that can fail before work starts: (storage folder, tracking URI, plan).
+    The checks that create nothing (model shapes, data roots) come before the ones that do
+    (the storage folder, the tracking store)."""
+    from maskpose_core.data.registry import check_roots
+
     if cfg.train.fault_kill_epoch >= 0 and opts.workers == 0:
         raise ValueError("train.fault_kill_epoch needs Ray Train (--workers >= 1): a plain "
                          "process cannot restart itself")
     if cfg.train.device == "cuda" and opts.workers > 0 and opts.gpus_per_worker <= 0:
         raise ValueError("train.device=cuda with Ray Train needs --gpus-per-worker > 0")
+    check_model(cfg)
+    check_roots(cfg.data, root=Path(opts.data_root) if opts.data_root else None)
     storage = check_storage_path(opts.storage_path)
     uri = tracking.resolve_tracking_uri(opts.tracking_uri)
     tracking.check_tracking(uri)

@@ -280,7 +280,7 @@ def run_sweep(cfg: ExperimentConfig, opts: SweepOptions) -> SweepOutcome:
     validate_space(opts.space, cfg)
     name = opts.sweep_name(cfg)
     storage, uri, _ = preflight(cfg, LaunchOptions(workers=0, storage_path=opts.storage_path,
-                                                   tracking_uri=opts.tracking_uri))
+                                                   tracking_uri=opts.tracking_uri, data_root=opts.data_root))
     sweep_dir = storage / name
     if opts.resume:
         opts = _recorded_options(opts, sweep_dir)

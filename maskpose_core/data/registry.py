@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,6 +42,45 @@ def default_data_root() -> Path:
         if (parent / "pyproject.toml").is_file():
             return parent / "data"
     return Path.cwd() / "data"
+
+
+def check_data_root(path: str | os.PathLike, *, what: str = "data root") -> Path:
+    """A root that data sets are built (or cached) under: an existing folder, or one that can be
+    created. Refused with a one-line ``ValueError`` naming the root; creates nothing."""
+    root = Path(path).expanduser().absolute()
+    if root.exists():
+        if not root.is_dir():
+            raise ValueError(f"{what} {root}: is a file, not a folder")
+        return root
+    parent = root.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{what} {root}: {parent} is a file, not a folder")
+    try:                                     # prove that a folder can be created there
+        os.rmdir(tempfile.mkdtemp(prefix=".maskpose-probe-", dir=parent))
+    except OSError as err:
+        raise ValueError(f"{what} {root}: cannot create a folder in {parent}: "
+                         f"{err.strerror or err}") from None
+    return root
+
+
+def check_roots(data_cfg: DataConfig, *, root: Path | None = None) -> None:
+    """Every root ``load_data(data_cfg, root=root)`` would read or write, checked before any
+    work: the built-data root (synthetic), the raw folder and the cache root (real data sets)."""
+    cfgs = [data_cfg]
+    if data_cfg.extra:
+        cfgs.append(replace(data_cfg, dataset=data_cfg.extra, root=data_cfg.extra_root, extra="", extra_root=""))
+    for cfg in cfgs:
+        if cfg.dataset in SYNTHETIC:
+            check_data_root(_built_root(cfg, root))
+        else:
+            _raw_root(cfg)
+            check_data_root(Path(root) if root is not None else default_data_root(), what="data cache root")
+
+
+def _built_root(data_cfg: DataConfig, root: Path | None) -> Path:
+    return Path(data_cfg.root).expanduser() if data_cfg.root else Path(root or default_data_root())
 
 
 def _raw_root(data_cfg: DataConfig) -> Path:
@@ -74,8 +114,13 @@ def load_data(data_cfg: DataConfig, *, root: Path | None = None, workers: int | 
 def _load_one(data_cfg: DataConfig, *, root: Path | None, workers: int | None, progress: bool) -> DataBundle:
     if data_cfg.dataset in SYNTHETIC:
         cmu_mv4 = importlib.import_module("maskpose_core.data.cmu_mv4")  # lazy: heavy renderer
-        built_root = Path(data_cfg.root).expanduser() if data_cfg.root else Path(root or default_data_root())
-        folder = Path(cmu_mv4.build_cmu_mv4(data_cfg, root=built_root, workers=workers, progress=progress))
+        built_root = check_data_root(_built_root(data_cfg, root))
+        try:
+            folder = Path(cmu_mv4.build_cmu_mv4(data_cfg, root=built_root, workers=workers, progress=progress))
+        except PermissionError as err:       # an existing root that is read-only (no built copy in it)
+            if not str(err.filename or "").startswith(str(built_root)):
+                raise
+            raise ValueError(f"data root {built_root}: not writable ({err.strerror}: {err.filename})") from None
         splits = read_meta(folder)["splits"]
         if "train" in splits:
             return _bundle(folder, data_cfg.dataset, "train", "val" if "val" in splits else "train")
@@ -86,7 +131,7 @@ def _load_one(data_cfg: DataConfig, *, root: Path | None, workers: int | None, p
             raise ValueError(f"DataConfig.{field}={value!r} applies only to {SYNTHETIC}, "
                              f"not to dataset {data_cfg.dataset!r}")
     raw = _raw_root(data_cfg)
-    cache = Path(root) if root is not None else default_data_root()
+    cache = check_data_root(Path(root) if root is not None else default_data_root(), what="data cache root")
     common = dict(cache_root=cache, image_size=data_cfg.image_size, workers=workers, progress=progress)
     if data_cfg.dataset == "h36m":
         from maskpose_core.data.h36m import prepare_h36m

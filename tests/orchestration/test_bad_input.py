@@ -3,6 +3,7 @@ MLflow run created, no Ray workers launched."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,72 @@ def test_cli_resume_of_a_sweep_that_never_ran(capsys, tmp_path, tracking_uri):
     code, err = _run(capsys, "tune", "--profile", "smoke", "--name", "nothing-here", "--resume",
                      "--storage", str(tmp_path), "--tracking-uri", tracking_uri)
     assert code == 2 and "no sweep to resume" in err
+
+
+# ---------------------------------------------------------------- issue 14: refused before anything exists
+
+def _nothing_created(tmp_path, store) -> bool:
+    """No storage folder (not even the root), no tracking store: the refusal came first."""
+    return not store.exists() and not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["loss.lambda_s=nan"], "loss.lambda_s must be finite, got nan"),        # was a FloatingPointError traceback
+    (["loss.sigma2=inf", "loss.sigma2_start=inf"], "loss.sigma2 must be finite, got inf"),  # was 11 s, σ² unnamed
+    (["optim.lr=-inf"], "optim.lr must be finite, got -inf"),
+])
+def test_cli_non_finite_config_value_is_refused_by_key(capsys, tmp_path, tracking_uri, overrides, key):
+    store = tmp_path / "store"
+    code, err = _run(capsys, "train", "--profile", "smoke", "--workers", "0", *overrides,
+                     "--storage", str(store), "--tracking-uri", tracking_uri)
+    assert code == 2 and f"maskpose train: error: {key}" in err and "Traceback" not in err
+    assert _nothing_created(tmp_path, store)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.heatmap_size=7"], "model.heatmap_size 7 must be the backbone output size 4 times a power of 2"),
+    (["model.backbone=resnet50", "data.image_size=16"], "data.image_size 16 is too small for backbone resnet50"),
+    (["loss.render_size=12"], "loss.render_size (12) must divide data.image_size (32)"),
+])
+def test_cli_model_shape_error_comes_before_the_run_and_its_folder(capsys, tmp_path, tracking_uri,
+                                                                  overrides, message):
+    # heatmap_size=7 used to be refused only after the MLflow run and the run folder existed
+    store = tmp_path / "store"
+    code, err = _run(capsys, "train", "--profile", "smoke", "--workers", "0", *overrides,
+                     "--storage", str(store), "--tracking-uri", tracking_uri)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert _nothing_created(tmp_path, store)
+
+
+def test_the_model_shape_check_allocates_nothing():
+    from maskpose_core.config import profile_config
+    from orchestration.train import check_model
+
+    check_model(profile_config("paper"))         # ResNet-50 at 256 px, on the meta device: instant
+
+
+def _bad_roots(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    roots = {"an existing file": (tmp_path / "a-file", "is a file, not a folder"),
+             "under a file": (tmp_path / "a-file" / "sub", f"{tmp_path / 'a-file'} is a file, not a folder")}
+    if Path("/proc/self").is_dir():          # procfs: no folder can be created in it (not even by root)
+        roots["in /proc"] = (Path("/proc/maskpose-x"), "cannot create a folder in /proc")
+    if Path("/sys/kernel").is_dir():         # sysfs: "Operation not permitted"
+        roots["in /sys"] = (Path("/sys/maskpose-x"), "cannot create a folder in /sys")
+    return roots
+
+
+def test_cli_bad_data_root_is_one_line_naming_the_root(capsys, tmp_path, tracking_uri):
+    for what, (root, reason) in _bad_roots(tmp_path).items():
+        existed = root.exists()
+        code, err = _run(capsys, "data", "build", "--dataset", "cmu-mv4", "--profile", "smoke",
+                         "--root", str(root), "--workers", "1")
+        assert code == 2, what
+        assert f"maskpose data: error: data root {root}: " in err and reason in err, (what, err)
+        assert "Traceback" not in err and root.exists() == existed, what
+        store = tmp_path / "store"
+        for how in (["data.root=" + str(root)], ["--data-root", str(root)]):
+            code, err = _run(capsys, "train", "--profile", "smoke", "--workers", "0", *how,
+                             "--storage", str(store), "--tracking-uri", tracking_uri)
+            assert code == 2 and f"data root {root}: " in err and reason in err, (what, how, err)
+            assert _nothing_created(tmp_path, store), (what, how)
