@@ -26,6 +26,17 @@ from maskpose_core.data.configs import DATASETS
 log = logging.getLogger("maskpose")
 
 
+def _non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (a refusal exits with status 2, naming the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 = the whole split), got {value}")
+    return value
+
+
 def _common_data(p: argparse.ArgumentParser, *, need_out: bool = False) -> None:
     p.add_argument("--dataset", choices=DATASETS, default="cmu-mv4")
     p.add_argument("--profile", choices=PROFILES, default="quick")
@@ -73,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--poses", default="")
     ev.add_argument("--split", choices=("default", "all"), default="default")
     ev.add_argument("--root", default="")
-    ev.add_argument("--max-samples", type=int, default=0, help="0 = the whole evaluation split")
+    ev.add_argument("--max-samples", type=_non_negative_int, default=0, help="0 = the whole evaluation split")
 
     tune = sub.add_parser("tune", help="Ray Tune + Optuna over λs, λp, σ²")
     tune.add_argument("--trials", type=int, default=8)

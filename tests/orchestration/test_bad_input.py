@@ -181,3 +181,38 @@ def test_cli_bad_data_root_is_one_line_naming_the_root(capsys, tmp_path, trackin
                              "--storage", str(store), "--tracking-uri", tracking_uri)
             assert code == 2 and f"data root {root}: " in err and reason in err, (what, how, err)
             assert _nothing_created(tmp_path, store), (what, how)
+
+
+def test_cli_eval_tells_what_is_wrong_with_the_checkpoint(capsys, tmp_path):
+    import torch
+
+    folder = tmp_path / "run"
+    (folder / "plain").mkdir(parents=True)
+    torch.save({"format": "x"}, folder / "plain" / "state.pt")
+    (tmp_path / "notes.txt").write_text("hello")
+    torch.save({"model": torch.zeros(1000)}, tmp_path / "whole.pt")
+    data = (tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
+    cases = {
+        folder: f"checkpoint {folder} is a folder, not a checkpoint file; *.pt files in it: plain/state.pt",
+        tmp_path / "empty": f"checkpoint {tmp_path / 'empty'} is a folder, not a checkpoint file; "
+                            "it holds no *.pt file",
+        tmp_path / "missing.pt": f"checkpoint {tmp_path / 'missing.pt'} does not exist",
+        tmp_path / "notes.txt": f"checkpoint {tmp_path / 'notes.txt'} is not a PyTorch checkpoint",
+        tmp_path / "truncated.pt": f"checkpoint {tmp_path / 'truncated.pt'} is a corrupt or truncated "
+                                   "PyTorch checkpoint",
+        tmp_path / "whole.pt": f"checkpoint {tmp_path / 'whole.pt'} is a PyTorch file but not a maskpose checkpoint",
+    }
+    (tmp_path / "empty").mkdir()
+    for path, message in cases.items():
+        code, err = _run(capsys, "eval", "--checkpoint", str(path))
+        assert code == 2 and f"maskpose eval: error: {message}" in err, (path, err)
+
+
+@pytest.mark.parametrize("value, message", [("-1", "must be >= 0 (0 = the whole split), got -1"),
+                                            ("two", "expected an integer >= 0, got 'two'")])
+def test_cli_eval_refuses_a_negative_max_samples(capsys, tmp_path, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["eval", "--checkpoint", str(tmp_path / "c.pt"), "--max-samples", value])
+    assert exit_.value.code == 2
+    assert f"argument --max-samples: {message}" in capsys.readouterr().err
