@@ -7,8 +7,8 @@
     maskpose tune  --profile P --trials N [--concurrent K] [--resume]
 
 ``data build`` prints the data set folder last; ``train`` and ``eval`` print the final
-metrics as one JSON line last (``train`` prints the MLflow run URL before it); bad input
-exits with status 2 and a one-line reason before any work starts.
+metrics as one JSON line last (``train`` prints ``checkpoint: <path>`` and then the MLflow
+run URL before it); bad input exits with status 2 and a one-line reason before any work starts.
 """
 from __future__ import annotations
 
@@ -142,6 +142,8 @@ def cmd_train(args) -> int:
                          tracking_uri=args.tracking_uri, data_root=args.data_root,
                          ray_address=args.ray_address)
     out = run_training(cfg, opts)
+    if out.checkpoint:
+        print(f"checkpoint: {out.checkpoint}")
     print(f"MLflow run: {out.url}")
     print(json.dumps(out.metrics, sort_keys=True))
     return 0

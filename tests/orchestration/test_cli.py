@@ -52,8 +52,14 @@ def test_plain_train_logs_to_mlflow_and_eval_reads_its_checkpoint(capsys, smoke_
     run = tracking.client(tracking_uri).get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags["workers"] == "0"
     assert tracking.metric_steps(tracking_uri, run_id, "train/loss") == [0, 1]
-    checkpoint = tracking.client(tracking_uri).download_artifacts(run_id, "checkpoint/state.pt", str(tmp_path))
-    assert cli.main(["eval", "--checkpoint", checkpoint, "--dataset", "cmu-mv4",
+    # the checkpoint path, printed before the MLflow line: <storage>/<run folder>/plain/state.pt
+    assert lines[-3].startswith("checkpoint: ")
+    checkpoint = Path(lines[-3].removeprefix("checkpoint: "))
+    assert checkpoint.is_file() and checkpoint.relative_to(tmp_path / "store").parts[1:] == ("plain", "state.pt")
+    assert checkpoint.parent.parent.name.startswith("plain_")   # <study>_<variant>_seed<seed>_<hash>
+    assert {a.path for a in tracking.client(tracking_uri).list_artifacts(run_id, "checkpoint")} == {
+        "checkpoint/state.pt"}                          # the same file, also an artifact of the run
+    assert cli.main(["eval", "--checkpoint", str(checkpoint), "--dataset", "cmu-mv4",
                      "--root", str(smoke_data_root), "--max-samples", "16"]) == 0
     evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert "val/mpjpe_mm" not in evaluated and "mpjpe_mm" in evaluated

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,11 @@ def test_maskpose_train_two_workers_logs_one_complete_run(ray_cluster, smoke_dat
     assert _artifacts(tracking_uri, run_id, "checkpoint") == {"checkpoint/state.pt"}
     assert _artifacts(tracking_uri, run_id, "figures")             # the last epoch's val figure
     assert final["val/mpjpe_mm"] == pytest.approx(run.data.metrics["val/mpjpe_mm"])
+    # the checkpoint path (Ray's last checkpoint folder in the run's storage folder)
+    checkpoint = Path(lines[-3].removeprefix("checkpoint: "))
+    assert lines[-3].startswith("checkpoint: ") and checkpoint.is_file()
+    assert checkpoint.relative_to(tmp_path / "store").parts[1:] == (
+        f"checkpoint_epoch{cfg.train.epochs - 1:04d}", "state.pt")
 
 
 @pytest.mark.ray
