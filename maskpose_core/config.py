@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from maskpose_core.data.configs import DataConfig
 from maskpose_core.model.config import ModelConfig
 from maskpose_core.loss.config import LossConfig
+from maskpose_core.recipe_config import RecipeConfig
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -72,6 +73,7 @@ class ExperimentConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
     seed: int = 0
 
     def __post_init__(self):
@@ -87,6 +89,12 @@ class ExperimentConfig:
         if self.data.image_size % self.loss.render_size:
             raise ValueError(f"loss.render_size ({self.loss.render_size}) must divide data.image_size "
                              f"({self.data.image_size}): the masks are area-averaged down to it")
+        if self.recipe.stages == "two_stage" and self.loss.mode != "unsupervised":
+            raise ValueError(f"recipe.stages='two_stage' trains stage 2 with the mask terms; loss.mode must be "
+                             f"'unsupervised', got {self.loss.mode!r}")
+        if self.recipe.uses_pseudo and self.data.dataset == "pseudo":
+            raise ValueError("recipe.stages uses the pseudo set as its source; data.dataset must be the target, "
+                             "not 'pseudo'")
         if self.model.physique and self.loss.render_size % 4:
             raise ValueError(f"loss.render_size ({self.loss.render_size}) must be a multiple of 4 with "
                              f"model.physique=true (the physique U-Net halves it twice)")
@@ -253,20 +261,29 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "loss.extremity_weight": 0.0,
     "loss.extremity_threshold": 0.6,
     "loss.template_weight": 0.0,
+    "loss.physique_supervised": False,
 }
 
 
 _UNSET = object()
 
 
+# Keys that only the two-stage recipe reads: left out of a mask-only run's hash, so changing the
+# recipe's budget or pseudo set never makes a mask-only run look new (or stale).
+RECIPE_ONLY_KEYS = ("recipe.", "data.pseudo_frames", "data.pseudo_poses", "loss.pseudo_weight")
+
+
 def hashed_fields(cfg) -> dict[str, typing.Any]:
     """``flatten(cfg)`` without the ``HASH_NEUTRAL_DEFAULTS`` that hold their default; ``cfg`` is
     the whole ExperimentConfig or one of its sections (a DataConfig's keys are checked as
-    ``data.<key>``)."""
+    ``data.<key>``). A whole mask-only ExperimentConfig also leaves out ``RECIPE_ONLY_KEYS``."""
     prefix = next((f"{f.name}." for f in dataclasses.fields(ExperimentConfig)
                    if type(cfg) is _field_types(ExperimentConfig)[f.name]), "")
-    return {k: v for k, v in flatten(cfg).items()
-            if HASH_NEUTRAL_DEFAULTS.get(prefix + k, _UNSET) != v}
+    out = {k: v for k, v in flatten(cfg).items()
+           if HASH_NEUTRAL_DEFAULTS.get(prefix + k, _UNSET) != v}
+    if isinstance(cfg, ExperimentConfig) and cfg.recipe.stages == "mask_only":
+        out = {k: v for k, v in out.items() if not k.startswith(RECIPE_ONLY_KEYS)}
+    return out
 
 
 def config_hash(cfg) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DATASETS = ("cmu-mv4", "cmu-3dhp-rig", "h36m", "3dhp", "wild")
+DATASETS = ("cmu-mv4", "cmu-3dhp-rig", "pseudo", "h36m", "3dhp", "wild")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -13,19 +13,22 @@ class DataConfig:
     image_size: int = 64         # crop side S in pixels
     train_frames: int = 8000     # moments (each seen by every camera) in the train split; 0 = all
     val_frames: int = 1000       # moments in the val split; 0 = all
+    test_frames: int = 1000      # moments in the test split (reported numbers); 0 = all
     mask_noise: float = 0.0      # segmentation-noise strength in [0, 1]; 0 = exact masks
     gen_seed: int = 0            # renderer seed (body shapes, cameras, colours, backgrounds)
     poses: str = ""              # alternative poses file in the mocap format; "" = embedded CMU
     split_all: bool = False      # with ``poses``: every frame in one evaluation split
     extra: str = ""              # a second data set trained on as mask-only single views ("" = none)
     extra_root: str = ""         # its DataConfig.root (needed for h36m / 3dhp / wild)
+    pseudo_frames: int = 8000    # two-stage recipe: labelled pseudo-image moments (our renderer); 0 = all
+    pseudo_poses: str = ""       # their poses file; "" = the embedded file's pseudo-source subjects
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise ValueError(f"DataConfig.dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.image_size < 16 or self.image_size % 8:
             raise ValueError(f"DataConfig.image_size must be a multiple of 8 and >= 16, got {self.image_size}")
-        for n in ("train_frames", "val_frames", "gen_seed"):
+        for n in ("train_frames", "val_frames", "test_frames", "gen_seed", "pseudo_frames"):
             if getattr(self, n) < 0:
                 raise ValueError(f"DataConfig.{n} must be >= 0, got {getattr(self, n)}")
         if not 0.0 <= self.mask_noise <= 1.0:

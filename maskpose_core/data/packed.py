@@ -165,12 +165,17 @@ class DataBundle:
 
     ``extra``: single-view samples of a second data set (``DataConfig.extra``,
     data/single_view.py), trained on with the mask loss only; None when there is none.
+    ``test``: the split numbers are reported on (None where the data set has none: the
+    final metrics then come from ``val`` alone). ``pseudo``: the two-stage recipe's labelled
+    pseudo images (``registry.pseudo_data_config``), None outside the recipe.
     """
     train: PackedSplit
     val: PackedSplit
     name: str
     folder: Path
     extra: torch.utils.data.Dataset | None = None
+    test: PackedSplit | None = None          # reported numbers (val: every choice)
+    pseudo: PackedSplit | None = None        # two-stage recipe: labelled pseudo images (train split)
 
     @property
     def num_views(self) -> int:

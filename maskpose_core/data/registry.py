@@ -3,8 +3,9 @@
 ============  ==========================================  ====================================
 dataset       DataConfig.root                             DataBundle train / val
 ============  ==========================================  ====================================
-cmu-mv4,      built-data root ("" = the default root)     ``train`` / ``val`` (``all`` / ``all``
-cmu-3dhp-rig                                              with ``split_all``)
+cmu-mv4,      built-data root ("" = the default root)     ``train`` / ``val`` / ``test`` (``all``
+cmu-3dhp-rig                                              for all three with ``split_all``)
+pseudo        built-data root                             pseudo-source ``train`` / ``val``
 h36m          raw h36m-fetch ``processed/`` (required)    S1 S5 S6 S7 S8 / S9 S11 (``test``)
 3dhp          raw MPI-INF-3DHP folder (required)          S1-S6 / S7-S8 (``val``)
 wild          folder with images/ and masks/ (required)   the folder (``train``) / the same
@@ -30,7 +31,7 @@ from maskpose_core.data.packed import DataBundle, PackedSplit, read_meta
 from maskpose_core.data.single_view import SingleViews
 
 ENV_DATA_ROOT = "MASKPOSE_DATA"
-SYNTHETIC = ("cmu-mv4", "cmu-3dhp-rig")
+SYNTHETIC = ("cmu-mv4", "cmu-3dhp-rig", "pseudo")
 
 
 def default_data_root() -> Path:
@@ -92,15 +93,35 @@ def _raw_root(data_cfg: DataConfig) -> Path:
     return raw
 
 
-def _bundle(folder: Path, name: str, train: str, val: str) -> DataBundle:
-    return DataBundle(train=PackedSplit(folder, train), val=PackedSplit(folder, val), name=name, folder=folder)
+def _bundle(folder: Path, name: str, train: str, val: str, test: str | None = None) -> DataBundle:
+    return DataBundle(train=PackedSplit(folder, train), val=PackedSplit(folder, val), name=name, folder=folder,
+                      test=PackedSplit(folder, test) if test else None)
+
+
+def pseudo_data_config(data_cfg: DataConfig) -> DataConfig:
+    """The two-stage recipe's labelled pseudo-image set for a target ``data_cfg``: our renderer
+    (``dataset='pseudo'``) on ``pseudo_poses`` (default: the embedded file's pseudo-source
+    subjects, none of the target's), ``pseudo_frames`` moments, at the target's crop size."""
+    return DataConfig(dataset="pseudo", root=data_cfg.root if data_cfg.dataset in SYNTHETIC else "",
+                      image_size=data_cfg.image_size, train_frames=data_cfg.pseudo_frames,
+                      val_frames=data_cfg.val_frames, test_frames=0, gen_seed=data_cfg.gen_seed,
+                      poses=data_cfg.pseudo_poses, pseudo_frames=data_cfg.pseudo_frames,
+                      pseudo_poses=data_cfg.pseudo_poses)
 
 
 def load_data(data_cfg: DataConfig, *, root: Path | None = None, workers: int | None = None,
-              progress: bool = True) -> DataBundle:
+              progress: bool = True, pseudo: bool = False) -> DataBundle:
     """Build/prepare (or find, by hash) the data set of ``data_cfg`` and open its splits; with
-    ``data_cfg.extra``, also the extra data set's training split as single views (``extra``)."""
+    ``data_cfg.extra``, also the extra data set's training split as single views (``extra``);
+    with ``pseudo``, also the labelled pseudo-image training split (``pseudo``,
+    :func:`pseudo_data_config`)."""
     bundle = _load_one(data_cfg, root=root, workers=workers, progress=progress)
+    if pseudo:
+        src = _load_one(pseudo_data_config(data_cfg), root=root, workers=workers, progress=progress)
+        if src.num_views != bundle.num_views or src.train.image_size != bundle.train.image_size:
+            raise ValueError(f"the pseudo set ({src.num_views} views, {src.train.image_size} px) must match "
+                             f"{data_cfg.dataset!r} ({bundle.num_views} views, {bundle.train.image_size} px)")
+        bundle = replace(bundle, pseudo=src.train)
     if not data_cfg.extra:
         return bundle
     extra_cfg = replace(data_cfg, dataset=data_cfg.extra, root=data_cfg.extra_root, extra="", extra_root="")
@@ -123,10 +144,11 @@ def _load_one(data_cfg: DataConfig, *, root: Path | None, workers: int | None, p
             raise ValueError(f"data root {built_root}: not writable ({err.strerror}: {err.filename})") from None
         splits = read_meta(folder)["splits"]
         if "train" in splits:
-            return _bundle(folder, data_cfg.dataset, "train", "val" if "val" in splits else "train")
-        return _bundle(folder, data_cfg.dataset, "all", "all")     # split_all: one evaluation split
+            return _bundle(folder, data_cfg.dataset, "train", "val" if "val" in splits else "train",
+                           "test" if "test" in splits else None)
+        return _bundle(folder, data_cfg.dataset, "all", "all", "all")   # split_all: one evaluation split
     for field, value in (("mask_noise", data_cfg.mask_noise), ("poses", data_cfg.poses),
-                         ("split_all", data_cfg.split_all)):
+                         ("split_all", data_cfg.split_all)):   # (pseudo_* apply to any target)
         if value:
             raise ValueError(f"DataConfig.{field}={value!r} applies only to {SYNTHETIC}, "
                              f"not to dataset {data_cfg.dataset!r}")
@@ -136,7 +158,7 @@ def _load_one(data_cfg: DataConfig, *, root: Path | None, workers: int | None, p
     if data_cfg.dataset == "h36m":
         from maskpose_core.data.h36m import prepare_h36m
         folder = prepare_h36m(raw, train_frames=data_cfg.train_frames, test_frames=data_cfg.val_frames, **common)
-        return _bundle(folder, "h36m", "train", "test")
+        return _bundle(folder, "h36m", "train", "test", "test")
     if data_cfg.dataset == "3dhp":
         from maskpose_core.data.mpi3dhp import prepare_3dhp
         folder = prepare_3dhp(raw, train_frames=data_cfg.train_frames, val_frames=data_cfg.val_frames, **common)

@@ -34,6 +34,8 @@ class LossConfig:
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
     template_weight: float = 0.2     # articulation prior: residual to the fitted template (T; not in the paper)
     extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
+    pseudo_weight: float = 1.0       # two-stage recipe, stage 2: pseudo-image supervision (authors: 3.0 beside 0.02 masks)
+    physique_supervised: bool = False  # supervised modes: also train ψ on the exact skeleton -> mask pairs (stage 1)
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
 
@@ -46,7 +48,7 @@ class LossConfig:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
                   "coverage_weight", "extremity_weight", "template_weight",
-                  "triangulation_weight", "skeleton_clip", "extra_weight",
+                  "triangulation_weight", "skeleton_clip", "extra_weight", "pseudo_weight",
                   "triangulation_cap_mm"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")

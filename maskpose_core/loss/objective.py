@@ -8,7 +8,8 @@
   terms of ours (coverage, extremity, multi-view consistency and triangulation) and the
   structure priors (symmetry, limb ratios, template articulation).
 * :meth:`MaskObjective.supervised_terms` — the REFERENCE's L1 on 3D labels (a reference
-  row, or the pseudo-image supervision of the two-stage recipe), never label-free.
+  row, or the pseudo-image supervision of the two-stage recipe), never label-free;
+  :meth:`MaskObjective.supervised_physique` trains ψ on exact skeleton/mask pairs (stage 1).
 
 Every mask-side term is one row of :data:`TERMS`: its name (logged as ``loss_<name>``), the
 ``LossConfig`` field holding its weight (0 switches it off: the term is not even computed)
@@ -194,6 +195,25 @@ class MaskObjective(nn.Module):
         out.update(r.extras)
         out["loss"] = loss
         return out
+
+    def supervised_physique(self, batch: dict[str, Tensor], physique: nn.Module, *, sigma2: float) -> Tensor:
+        """USES 2D LABELS (pseudo images): ψ learns the body around the exact skeleton.
+
+        The own-view skeleton mask of ``batch['joints_2d_norm']`` (B, C, J, 2) goes through ψ
+        and is compared with the mask, G-weighted as the physique term: ψ starts stage 2
+        calibrated instead of untrained. Gradients reach ψ only. () >= 0."""
+        gt = batch["joints_2d_norm"]
+        b, c, j, _ = gt.shape
+        if j != self.renderer.num_landmarks:
+            raise ValueError(f"supervised ψ needs one landmark per joint (L = {j}), the renderer draws "
+                             f"{self.renderer.num_landmarks}")
+        size = self.cfg.render_size
+        with torch.no_grad():
+            m_skel = self.renderer(gt.flatten(0, 1), sigma2)                         # (B·C, R, R)
+        mask = mask_loss.downsample(batch["mask"], size).flatten(0, 1)
+        geo = (mask_loss.downsample(batch["geodesic"], size).flatten(0, 1) if self.cfg.geodesic
+               else torch.ones_like(mask))
+        return mask_loss.weighted_mse(mask, physique(m_skel), geo)
 
     @staticmethod
     def supervised_terms(batch: dict[str, Tensor], joints_cam_mm: Tensor) -> Tensor:

@@ -62,15 +62,20 @@ class MaskPoseNet(nn.Module):
 
     # ------------------------------------------------------------------ training
     def forward(self, batch: dict[str, Tensor], *, sigma2: float, physique_on: bool,
-                extra: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+                extra: dict[str, Tensor] | None = None,
+                pseudo: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """The training loss of a multi-view batch, plus (``extra``) the mask-only loss of a
-        batch of single views of a second data set, weighted by ``loss.extra_weight``. Both in
-        one forward, so DDP sees one forward per backward."""
+        batch of single views of a second data set, weighted by ``loss.extra_weight``, plus
+        (``pseudo``, the two-stage recipe's stage 2) the supervised loss of a labelled
+        pseudo-image batch, weighted by ``loss.pseudo_weight``. All in one forward, so DDP sees
+        one forward per backward. The pseudo batch goes through φ after the target batch, in
+        its own forward: BatchNorm normalises each with its own batch statistics, and its
+        running statistics (used at evaluation) follow both streams."""
         joints_cam, xy = self._joints(batch)
         out = {"joints_cam_mm": joints_cam, "xy_norm": xy,
                "spread_mm": structure.spread_mm(joints_cam.detach())}
         if self.loss_cfg.mode == "supervised_reference":
-            out.update(self._supervised_terms(batch, joints_cam))
+            out.update(self._supervised_terms(batch, joints_cam, sigma2))
         else:
             out.update(self._mask_terms(batch, joints_cam, xy, sigma2, physique_on))
         if extra is not None:   # fit refuses extra data with the supervised reference
@@ -78,6 +83,11 @@ class MaskPoseNet(nn.Module):
             e = self._mask_terms(extra, e_cam, e_xy, sigma2, physique_on)
             out["loss_extra"] = e["loss"].detach()
             out["loss"] = out["loss"] + self.loss_cfg.extra_weight * e["loss"]
+        if pseudo is not None:
+            p_cam, _ = self._joints(pseudo)
+            l_pseudo = self.objective.supervised_terms(pseudo, p_cam)
+            out["loss_pseudo"] = l_pseudo.detach()
+            out["loss"] = out["loss"] + self.loss_cfg.pseudo_weight * l_pseudo
         return out
 
     def _joints(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -93,11 +103,15 @@ class MaskPoseNet(nn.Module):
                                         root_cam.flatten(0, 1)[:, 2], self.image_size).view(b, c, -1, 3)
         return joints_cam, xy
 
-    def _supervised_terms(self, batch, joints_cam):
-        """REFERENCE ONLY (uses 3D labels): L1 on root-relative camera joints, in metres."""
+    def _supervised_terms(self, batch, joints_cam, sigma2):
+        """USES LABELS (the REFERENCE, or stage 1 on pseudo images): L1 on root-relative camera
+        joints, in metres; with ``loss.physique_supervised`` also ψ on the exact skeletons."""
         loss = self.objective.supervised_terms(batch, joints_cam)
         terms = {"loss": loss, "loss_supervised": loss.detach()}
-        if self.physique is not None:   # keep ψ in the graph so DDP sees every parameter
+        if self.physique is not None and self.loss_cfg.physique_supervised:
+            l_phys = self.objective.supervised_physique(batch, self.physique, sigma2=sigma2)
+            terms.update(loss=loss + self.loss_cfg.lambda_p * l_phys, loss_physique=l_phys.detach())
+        elif self.physique is not None:   # keep ψ in the graph so DDP sees every parameter
             terms["loss"] = loss + 0.0 * sum(p.sum() for p in self.physique.parameters())
         return terms
 

@@ -105,7 +105,7 @@ class SkeletonMaskRenderer(torch.nn.Module):
         self.register_buffer("segments", segs, persistent=False)
         self.register_buffer("arm_factor", torch.tensor([arm_sigma_factor if a else 1.0 for a in arm]),
                              persistent=False)
-        self.size, self.combine = size, combine
+        self.size, self.combine, self.num_landmarks = size, combine, num_landmarks
 
     def forward(self, points_norm: Tensor, sigma2: float) -> Tensor:
         return render_skeleton(points_norm, self.segments, sigma2 * self.arm_factor, self.size,

@@ -46,7 +46,8 @@ def predict_split(net, split, *, max_samples: int = 0, sigma2: float | None = No
         xy = pred["xy_norm"].view(b, c, -1, 2)
         m_skel = net.renderer(xy.flatten(0, 1), sigma2).view(b, c, net.renderer.size, -1)
         # ψ is the shape when it was trained; the supervised reference never trains it
-        psi = net.physique if net.loss_cfg.mode != "supervised_reference" else None
+        trained_psi = net.loss_cfg.mode != "supervised_reference" or net.loss_cfg.physique_supervised
+        psi = net.physique if trained_psi else None
         shape = psi(m_skel.flatten(0, 1)).view_as(m_skel) if psi is not None else m_skel
         target = downsample(batch["mask"], net.renderer.size)
         inter = ((shape > 0.5) & (target > 0.5)).sum((-1, -2)).float()

@@ -35,6 +35,13 @@ def _check_data(cfg: ExperimentConfig, data: DataBundle) -> None:
         raise ValueError("DataConfig.extra is mask-only data; loss.mode='supervised_reference' cannot use it")
     if cfg.loss.mode == "supervised_reference" and not data.train.has_labels:
         raise ValueError(f"loss.mode='supervised_reference' needs 3D labels; {data.name} has none")
+    if cfg.recipe.stages == "two_stage":
+        if data.pseudo is None:
+            raise ValueError("recipe.stages='two_stage' trains beside the pseudo images; load the data with "
+                             "load_data(cfg.data, pseudo=True)")
+        if len(data.pseudo) < cfg.optim.batch_size:
+            raise ValueError(f"the pseudo set has {len(data.pseudo)} moments, fewer than optim.batch_size "
+                             f"{cfg.optim.batch_size} (data.pseudo_frames)")
 
 
 def _loader(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: int):
@@ -45,6 +52,19 @@ def _loader(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: i
     if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
     return loader
+
+
+def _pseudo_batches(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: int):
+    """Endless multi-view batches of the labelled pseudo images (stage 2 of the two-stage
+    recipe), reshuffled (seeded) on every pass; None forever outside stage 2."""
+    if cfg.recipe.stages != "two_stage":
+        while True:
+            yield None
+    for rnd in itertools.count():
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch * 1_009 + rnd + 11)
+        loader = hooks.wrap_loader(torch.utils.data.DataLoader(data.pseudo, batch_size=cfg.optim.batch_size,
+                                                                shuffle=True, generator=g, drop_last=True))
+        yield from loader
 
 
 def _extra_batches(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: int):
@@ -72,6 +92,19 @@ def _steps_per_epoch(cfg: ExperimentConfig, data: DataBundle, world_size: int) -
     return min(full, cfg.train.steps_per_epoch) if cfg.train.steps_per_epoch else full
 
 
+LABEL_KEYS = ("joints_cam_mm", "joints_world_mm", "joints_2d_norm")
+
+
+def _label_free(cfg: ExperimentConfig, batch: dict) -> dict:
+    """The target batch as a label-free run may see it: outside the supervised reference the
+    joint labels are dropped before the model sees the batch (a mask-only or stage-2 run that
+    read one would fail with a KeyError, not learn from it). Kept: images, masks, G, cameras
+    and the root (the root protocol: ``model.root``)."""
+    if cfg.loss.mode == "supervised_reference":
+        return batch
+    return {k: v for k, v in batch.items() if k not in LABEL_KEYS}
+
+
 def _check_finite(step: int, out: dict) -> None:
     if torch.isfinite(out["loss"]):
         return
@@ -79,22 +112,30 @@ def _check_finite(step: int, out: dict) -> None:
     raise FloatingPointError(f"non-finite loss at step {step}: terms {bad}")
 
 
-def build_model(cfg: ExperimentConfig, data: DataBundle) -> MaskPoseNet:
+def build_model(cfg: ExperimentConfig, data: DataBundle, *, init: dict | None = None) -> MaskPoseNet:
+    """The network of ``cfg``: seeded init plus the init prior, or (``init``, a checkpoint state
+    such as stage 1's) its weights, buffers included, without re-applying the prior."""
     torch.manual_seed(cfg.seed)
     net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
-    apply_init_prior(net, cfg, data)
+    if init is None:
+        apply_init_prior(net, cfg, data)
+    else:
+        net.load_state_dict(init["model"])
     return net
 
 
 def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHooks(),
-        resume: dict | None = None) -> dict[str, float]:
-    """Train ``cfg`` on ``data``; returns the final validation metrics (``val/…`` keys)."""
+        resume: dict | None = None, init: dict | None = None) -> dict[str, float]:
+    """Train ``cfg`` on ``data``; returns the final metrics (``val/…``, and ``test/…`` where the
+    data has a test split). ``init``: a checkpoint state to start from (stage 2 of the two-stage
+    recipe starts from stage 1's: weights only, a fresh optimiser); ``resume``: continue an
+    interrupted run of this same config (weights, optimiser, epoch)."""
     _check_data(cfg, data)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     torch.use_deterministic_algorithms(cfg.train.device == "cpu", warn_only=True)
     device = torch.device(cfg.train.device)
-    net = build_model(cfg, data).to(device)
+    net = build_model(cfg, data, init=init).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     start_epoch, step = 0, 0
     if resume is not None:
@@ -112,18 +153,21 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
         t0, sums, seen, done = time.perf_counter(), {}, 0, 0
         model.train()
         extras = _extra_batches(cfg, data, hooks, epoch)
+        pseudos = _pseudo_batches(cfg, data, hooks, epoch)
         for batch in _loader(cfg, data, hooks, epoch):
             if done >= steps:
                 break
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            extra = next(extras)
+            batch = {k: v.to(device, non_blocking=True) for k, v in _label_free(cfg, batch).items()}
+            extra, pseudo = next(extras), next(pseudos)
             if extra is not None:
                 extra = {k: v.to(device, non_blocking=True) for k, v in extra.items()}
+            if pseudo is not None:
+                pseudo = {k: v.to(device, non_blocking=True) for k, v in pseudo.items()}
             p = step / total
             for group in opt.param_groups:
                 group["lr"] = cfg.optim.lr * schedule.lr_factor_at(cfg.optim, p)
             out = model(batch, sigma2=schedule.sigma2_at(cfg.loss, p),
-                        physique_on=schedule.physique_on_at(cfg.loss, p), extra=extra)
+                        physique_on=schedule.physique_on_at(cfg.loss, p), extra=extra, pseudo=pseudo)
             _check_finite(step, out)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
@@ -143,6 +187,8 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
                         "time/epoch_s": dt, "train/samples_per_s": seen * hooks.world_size / dt})
         val = evaluate(net, data.val, max_samples=0 if is_last else cfg.train.val_samples)
         metrics.update({f"val/{k}": v for k, v in val.items()})
+        if is_last and data.test is not None:
+            metrics.update({f"test/{k}": v for k, v in evaluate(net, data.test).items()})
         if is_last and cfg.train.spp_labelled > 0:
             spp, spp_metrics = fit_spp_stage(net, cfg, data)
         else:

@@ -8,7 +8,10 @@
   consistent across the views) out to a room radius, walls beyond. ``clutter`` walls carry
   random rectangles, ellipses, stripes, gradients and texture noise (an office-like lab,
   like Human3.6M's); ``studio`` walls and floor are green-screen-like with a few panels
-  (like MPI-INF-3DHP's studio).
+  (like MPI-INF-3DHP's studio); ``plain`` (the pseudo set) is one flat colour with pixel
+  noise, no floor or walls.
+* ``flat`` look (the pseudo set): one colour for the whole body (no skin, hair or clothing
+  regions), lit with a higher ambient share: plainly a render.
 """
 from __future__ import annotations
 
@@ -45,6 +48,15 @@ def sample_palette(rng: np.random.Generator) -> np.ndarray:
         pal[TROUSERS] = _hsv(rng.random(), rng.uniform(0.0, 0.6), rng.uniform(0.1, 0.7))
     pal[SHOES] = _hsv(rng.random(), rng.uniform(0.0, 0.3), rng.choice([0.12, 0.85]))
     return np.clip(pal, 0.0, 1.0)
+
+
+FLAT_AMBIENT = (0.55, 0.8)           # the flat look's ambient share, U(lo, hi)
+
+
+def sample_flat_palette(rng: np.random.Generator) -> np.ndarray:
+    """(NUM_REGIONS, 3): one untextured colour for every region of the body."""
+    colour = _hsv(rng.random(), rng.uniform(0.0, 0.6), rng.uniform(0.35, 0.95))
+    return np.broadcast_to(np.clip(colour, 0.0, 1.0), (NUM_REGIONS, 3)).copy()
 
 
 def sample_light(rng: np.random.Generator) -> tuple[np.ndarray, float]:
@@ -110,6 +122,9 @@ def background(family: str, dirs_cam: np.ndarray, R: np.ndarray, t: np.ndarray,
                rig_centre_xz: np.ndarray, floor_y: float, rng: np.random.Generator) -> np.ndarray:
     """(n, n, 3) background for the rays ``dirs_cam`` (n, n, 3) of one view."""
     n = dirs_cam.shape[0]
+    if family == "plain":
+        colour = _hsv(rng.random(), rng.uniform(0.0, 0.7), rng.uniform(0.1, 0.9))
+        return np.clip(colour + rng.normal(0, rng.uniform(0.02, 0.12), (n, n, 3)), 0.0, 1.0)
     xz, s = _floor_hits(dirs_cam, R, t, floor_y)
     room = rng.uniform(*ROOM_RADIUS_MM)
     floor = np.isfinite(s) & (np.linalg.norm(xz - rig_centre_xz, axis=-1) < room)

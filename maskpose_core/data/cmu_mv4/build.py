@@ -130,6 +130,8 @@ def _meta(gen: GeneratorConfig, folder: Path, src: PoseSource, frames: dict, sec
         "num_views": gen.num_views, "image_size": gen.image_size, "num_joints": NUM_JOINTS,
         "has_labels": True, "has_cameras": True, "has_masks_exact": gen.mask_noise > 0,
         "val_subjects": list(gen.val_subjects) if "val" in frames else [],
+        "test_subjects": list(gen.test_subjects) if "test" in frames else [],
+        "excluded_subjects": list(gen.exclude_subjects),
         "counts": {s: len(v) for s, v in frames.items()},
         "subjects": {s: sorted(set(src.subject[v].tolist())) for s, v in frames.items()},
         "rig": {"name": gen.rig, "focal_px_full_frame": RIGS[gen.rig].focal_px,

@@ -4,8 +4,10 @@ A poses file has the embedded file's format (mocap/README.md): ``poses`` float [
 world mm (+Y up); optional ``subject`` [N] str, ``activity_class`` [N] str,
 ``near_duplicate`` [N] bool. Near-duplicate frames are always dropped.
 
-Splits are by subject (never by frame): the config's ``val_subjects`` form ``val``, the rest
-``train``. A split with a frame budget is sampled balanced over subjects, then over activity
+Splits are by subject (never by frame): the config's ``val_subjects`` form ``val``, its
+``test_subjects`` ``test``, the rest ``train``; ``exclude_subjects`` are never used (they are
+another data set's pose source: the pseudo set's for the target, the target's for the pseudo set).
+A split with a frame budget is sampled balanced over subjects, then over activity
 classes inside a subject ("water filling": every group gets the same share unless it has
 fewer frames), with salsa (cmu60 + cmu61) capped; frames are picked evenly spaced within a
 group with a seeded random phase. ``split_all`` puts every frame in one split ``all``.
@@ -127,7 +129,12 @@ def balanced_sample(idx: np.ndarray, src: PoseSource, budget: int, max_salsa_sha
 
 
 def select_frames(gen: GeneratorConfig, src: PoseSource) -> dict[str, np.ndarray]:
-    """{split: sorted frame indices into ``src.poses``}; splits never share a subject."""
+    """{split: sorted frame indices into ``src.poses``}; splits never share a subject.
+
+    Subjects in ``exclude_subjects`` (another data set's pose source) are never used. Of the
+    rest, ``val_subjects`` form ``val``, ``test_subjects`` form ``test`` (left out when the
+    file has none of them) and the others ``train``.
+    """
     keep = np.flatnonzero(~src.near_duplicate)
     if keep.size == 0:
         raise ValueError(f"{src.path}: every frame is a near duplicate; nothing to render")
@@ -136,16 +143,22 @@ def select_frames(gen: GeneratorConfig, src: PoseSource) -> dict[str, np.ndarray
     if not src.has_subjects:
         raise ValueError(f"{src.path}: field 'subject' is missing, so there is no subject split; "
                          "add it or use split_all (--split all)")
+    keep = keep[~np.isin(src.subject[keep], gen.exclude_subjects)]
+    if keep.size == 0:
+        raise ValueError(f"{src.path}: field 'subject' holds no subject outside {list(gen.exclude_subjects)} "
+                         f"(reserved for another set: {gen.dataset} never renders them)")
     is_val = np.isin(src.subject[keep], gen.val_subjects)
-    val, train = keep[is_val], keep[~is_val]
-    if val.size == 0 or train.size == 0:
-        raise ValueError(f"{src.path}: field 'subject' gives an empty {'val' if val.size == 0 else 'train'} "
-                         f"split with val subjects {list(gen.val_subjects)}; use split_all for an "
-                         "evaluation-only file")
+    is_test = np.isin(src.subject[keep], gen.test_subjects)
+    parts = {"train": keep[~is_val & ~is_test], "val": keep[is_val], "test": keep[is_test]}
+    for split in ("train",) if gen.dataset == "pseudo" else ("train", "val"):   # pseudo: val optional
+        if parts[split].size == 0:
+            raise ValueError(f"{src.path}: field 'subject' gives an empty {split} split (val subjects "
+                             f"{list(gen.val_subjects)}, test subjects {list(gen.test_subjects)}, excluded "
+                             f"{list(gen.exclude_subjects)}); use split_all for an evaluation-only file")
     rng = np.random.default_rng([gen.gen_seed, SPLIT_SEED_TAG])
-    out = {
-        "train": balanced_sample(train, src, gen.train_frames, gen.max_salsa_share, rng),
-        "val": balanced_sample(val, src, gen.val_frames, gen.max_salsa_share, rng),
-    }
-    assert not set(src.subject[out["train"]]) & set(src.subject[out["val"]])
+    budgets = {"train": gen.train_frames, "val": gen.val_frames, "test": gen.test_frames}
+    out = {split: balanced_sample(idx, src, budgets[split], gen.max_salsa_share, rng)
+           for split, idx in parts.items() if idx.size}
+    subjects = [set(src.subject[v]) for v in out.values()]
+    assert all(not (a & b) for i, a in enumerate(subjects) for b in subjects[i + 1:])
     return out

@@ -76,6 +76,9 @@ def render_moment(gen_cfg: GeneratorConfig, pose_world_mm: np.ndarray, rng: np.r
     K = rig.crop_intrinsics(R, t, root, gen_cfg.crop_mm, gen_cfg.image_size)
     palette = appearance.sample_palette(r_look)
     light, ambient = appearance.sample_light(r_look)
+    if gen_cfg.look == "flat":          # drawn after the photo look's, so its stream is unchanged
+        palette = appearance.sample_flat_palette(r_look)
+        ambient = r_look.uniform(*appearance.FLAT_AMBIENT)
     images, exact = render_views(gen_cfg, prims, R, t, K, palette, light, ambient, root[[0, 2]],
                                  floor_y, r_look)
     exact = exact.astype(np.uint8)

@@ -17,7 +17,8 @@ from maskpose_core.data.cmu_mv4 import (GeneratorConfig, build_cmu_mv4, generato
 from maskpose_core.data.cmu_mv4 import build as build_mod
 from maskpose_core.data.cmu_mv4 import raster, rig
 from maskpose_core.data.cmu_mv4.body import sample_body
-from maskpose_core.data.cmu_mv4.config import EMBEDDED_POSES
+from maskpose_core.data.cmu_mv4.config import (EMBEDDED_POSES, PSEUDO_SUBJECTS, SALSA_SUBJECTS, TARGET_TRAIN_SUBJECTS,
+                                             TEST_SUBJECTS, VAL_SUBJECTS)
 from maskpose_core.data.cmu_mv4.frames import load_poses, select_frames
 from maskpose_core.data.configs import DataConfig
 from maskpose_core.data.packed import PackedSplit, read_meta
@@ -28,7 +29,7 @@ POSES = np.load(EMBEDDED_POSES)["poses"]
 @pytest.fixture(scope="module")
 def small_build(tmp_path_factory) -> Path:
     """A 64 px build with a few moments (the quick profile's resolution)."""
-    cfg = DataConfig(image_size=64, train_frames=4, val_frames=24)
+    cfg = DataConfig(image_size=64, train_frames=4, val_frames=24, test_frames=4)
     return build_cmu_mv4(cfg, root=tmp_path_factory.mktemp("mv4"), workers=1, progress=False)
 
 
@@ -81,28 +82,50 @@ def test_opposite_cameras_see_mirrored_masks(frame, distance_mm, min_iou):
     assert front.sum() > 200 and iou >= min_iou, iou
 
 
+@pytest.mark.parametrize("dataset", ["cmu-mv4", "pseudo"])
 @pytest.mark.parametrize("train, val", [(8000, 1000), (0, 0)])
-def test_no_subject_in_both_splits(train, val):
-    gen = generator_config(DataConfig(train_frames=train, val_frames=val))
+def test_no_subject_in_two_splits_or_two_sets(dataset, train, val):
+    """Four-way subject split of the embedded file: target train / val / test and the pseudo
+    source never share a subject; salsa is capped in a sampled split."""
+    gen = generator_config(DataConfig(dataset=dataset, train_frames=train, val_frames=val, test_frames=val))
     src = load_poses(gen)
     frames = select_frames(gen, src)
-    train_s, val_s = set(src.subject[frames["train"]]), set(src.subject[frames["val"]])
-    assert not train_s & val_s
-    assert val_s == set(gen.val_subjects)
+    subjects = {k: set(src.subject[v]) for k, v in frames.items()}
+    assert all(not (subjects[a] & subjects[b]) for a in subjects for b in subjects if a < b)
+    assert subjects["val"] == set(gen.val_subjects)
+    if dataset == "cmu-mv4":
+        assert subjects["train"] == set(TARGET_TRAIN_SUBJECTS) and subjects["test"] == set(TEST_SUBJECTS)
+    else:   # the pseudo source: only subjects in none of the target's splits
+        assert set().union(*subjects.values()) == set(PSEUDO_SUBJECTS) and "test" not in frames
     assert not src.near_duplicate[np.concatenate(list(frames.values()))].any()
     if train:
-        assert len(frames["train"]) == train and len(frames["val"]) == val
-        salsa = np.isin(src.subject[frames["train"]], ["cmu60", "cmu61"]).mean()
-        assert salsa <= gen.max_salsa_share
+        # the salsa cap (a share of the budget), then every other frame the train subjects have
+        others = (~np.isin(src.subject, SALSA_SUBJECTS) & ~src.near_duplicate
+                  & np.isin(src.subject, list(subjects["train"]))).sum()
+        cap = int(gen.max_salsa_share * train)
+        assert len(frames["train"]) == min(train, cap + others) and len(frames["val"]) <= val
+        assert np.isin(src.subject[frames["train"]], SALSA_SUBJECTS).sum() == cap
+
+
+def test_the_four_subject_sets_cover_the_embedded_file_by_frames():
+    src = load_poses(generator_config(DataConfig()))
+    named = set(VAL_SUBJECTS) | set(TEST_SUBJECTS) | set(TARGET_TRAIN_SUBJECTS) | set(PSEUDO_SUBJECTS)
+    assert named == set(src.subject) and len(named) == 21
+    assert len(set(VAL_SUBJECTS) | set(TEST_SUBJECTS) | set(TARGET_TRAIN_SUBJECTS) | set(PSEUDO_SUBJECTS)) \
+        == len(VAL_SUBJECTS) + len(TEST_SUBJECTS) + len(TARGET_TRAIN_SUBJECTS) + len(PSEUDO_SUBJECTS)
+    frames = {name: (np.isin(src.subject, s) & ~src.near_duplicate).sum()
+              for name, s in [("val", VAL_SUBJECTS), ("test", TEST_SUBJECTS), ("train", TARGET_TRAIN_SUBJECTS),
+                              ("pseudo", PSEUDO_SUBJECTS)]}
+    assert frames == {"val": 3632, "test": 3506, "train": 16220, "pseudo": 14534}   # the module's docstring
 
 
 def test_build_is_byte_identical_and_cached(tmp_path):
-    cfg = DataConfig(image_size=32, train_frames=6, val_frames=3, mask_noise=0.5)
+    cfg = DataConfig(image_size=32, train_frames=6, val_frames=3, test_frames=3, mask_noise=0.5)
     a = build_cmu_mv4(cfg, root=tmp_path / "a", workers=2, progress=False)
     b = build_cmu_mv4(cfg, root=tmp_path / "b", workers=1, progress=False)
     assert a.name == b.name
     files = sorted(p.relative_to(a) for p in a.rglob("*.npy"))
-    assert Path("val/masks_exact.npy") in files and len(files) == 2 * 12
+    assert Path("test/masks_exact.npy") in files and len(files) == 3 * 12
     for rel in files:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
     meta_mtime = (a / "meta.json").stat().st_mtime_ns
@@ -111,7 +134,7 @@ def test_build_is_byte_identical_and_cached(tmp_path):
     meta = read_meta(a)
     assert meta["hash"].startswith(a.name.rsplit("-", 1)[1]) and meta["num_views"] == 4
     assert meta["has_labels"] and meta["has_cameras"] and "mocap.cs.cmu.edu" in meta["mocap_acknowledgement"]
-    assert meta["splits"] == {"train": 6, "val": 3} and meta["val_subjects"] == ["cmu85", "cmu14", "cmu07"]
+    assert meta["splits"] == {"train": 6, "val": 3, "test": 3} and meta["val_subjects"] == ["cmu85", "cmu14", "cmu07"]
     ds = PackedSplit(a, "val")
     assert ds[0]["image"].shape == (4, 3, 32, 32)
 
@@ -131,7 +154,7 @@ def test_failed_build_leaves_no_folder(tmp_path, monkeypatch, scratch):
     if scratch:
         monkeypatch.setattr(build_mod, "IN_MEMORY_LIMIT_BYTES", 0)
     with pytest.raises(RuntimeError, match="injected"):
-        build_cmu_mv4(DataConfig(image_size=32, train_frames=4, val_frames=2), root=tmp_path,
+        build_cmu_mv4(DataConfig(image_size=32, train_frames=4, val_frames=2, test_frames=2), root=tmp_path,
                       workers=1, progress=False)
     # only the (empty) lock file may remain: no output folder, no temp or scratch folder
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
@@ -141,7 +164,7 @@ def test_concurrent_builds_of_one_folder_build_once(tmp_path, monkeypatch):
     builds = []
     real = build_mod._build
     monkeypatch.setattr(build_mod, "_build", lambda *a, **k: (builds.append(1), real(*a, **k)))
-    cfg = DataConfig(image_size=32, train_frames=2, val_frames=2)
+    cfg = DataConfig(image_size=32, train_frames=2, val_frames=2, test_frames=2)
     with ThreadPoolExecutor(2) as ex:
         folders = list(ex.map(lambda _: build_cmu_mv4(cfg, root=tmp_path, workers=1, progress=False), range(2)))
     assert folders[0] == folders[1] and len(builds) == 1
