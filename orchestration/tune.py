@@ -205,10 +205,23 @@ def trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
+def scheduler(epochs: int, grace_period: int):
+    """ASHA whose rungs all lie before the last epoch. A trial at its last epoch has done all
+    its work: stopping it there (ASHA has a rung at ``max_t`` when ``grace_period × 4^k`` equals
+    it, e.g. 1 epoch, grace 1) left its MLflow run RUNNING, then KILLED, without its final
+    checkpoint. ``stop_last_trials=False``: a trial that reaches its last epoch ends by itself,
+    so its driver logs the final checkpoint and ends the run FINISHED. With no epoch before the
+    last one to stop at (``grace_period >= epochs``): first in, first out."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if epochs - 1 < grace_period:
+        return FIFOScheduler()
+    return ASHAScheduler(max_t=epochs - 1, grace_period=grace_period, stop_last_trials=False)
+
+
 def _tuner(cfg, opts: SweepOptions, *, sweep_dir: Path):
     """A new ``Tuner`` over the record's sweep, or ``Tuner.restore`` of an interrupted one."""
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
     mode, _ = OBJECTIVES[opts.objective]
@@ -225,11 +238,7 @@ def _tuner(cfg, opts: SweepOptions, *, sweep_dir: Path):
         metric=opts.objective, mode=mode, num_samples=opts.trials,
         max_concurrent_trials=opts.concurrent, trial_dirname_creator=trial_dirname,
         search_alg=OptunaSearch(seed=opts.search_seed),
-        # stop_last_trials=False: a trial that reaches its last epoch ends by itself, so its
-        # driver logs the final checkpoint and ends the MLflow run FINISHED (with True, Tune
-        # stopped it at the last report and the run was left for _close_children to mark KILLED)
-        scheduler=ASHAScheduler(max_t=cfg.train.epochs, grace_period=opts.grace_period,
-                                stop_last_trials=False))
+        scheduler=scheduler(cfg.train.epochs, opts.grace_period))
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
 
 
