@@ -15,6 +15,7 @@ the old folder is kept aside and a new run starts.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -169,6 +170,7 @@ def fit_plain(cfg: ExperimentConfig, spec: WorkerSpec, data, run_dir: Path) -> t
     path = run_dir / PLAIN_CHECKPOINT
     path.parent.mkdir(parents=True, exist_ok=True)
     resume = load_checkpoint(path) if path.is_file() else None
+    init = load_checkpoint(spec.init_checkpoint) if spec.init_checkpoint and resume is None else None
     logger = tracking.EpochLogger(spec.tracking_uri, spec.run_id, system_metrics=spec.system_metrics).start()
     mlflow_report = MlflowReporter(logger)
 
@@ -184,7 +186,7 @@ def fit_plain(cfg: ExperimentConfig, spec: WorkerSpec, data, run_dir: Path) -> t
     hooks = make_hooks(report=report, rank=0, world_size=1,
                        injector=FaultInjector(-1, "", armed=False))
     try:
-        final = fit(cfg, data, hooks=hooks, resume=resume)
+        final = fit(cfg, data, hooks=hooks, resume=resume, init=init)
     finally:
         logger.close()
     return {k: float(v) for k, v in final.items()}, path
@@ -227,16 +229,27 @@ def run_training(cfg: ExperimentConfig, opts: LaunchOptions, *, callbacks: list 
     from maskpose_core.data.registry import load_data
 
     storage, uri, plan = preflight(cfg, opts, cluster=cluster, driver_cpus=driver_cpus)
-    data = load_data(cfg.data, root=opts.data_root or None, progress=False)
+    stage1 = None
+    if cfg.recipe.uses_pseudo:             # the two-stage recipe: stage 1 first (cached, tracked)
+        from orchestration.stage1 import ensure_stage1
+        stage1 = ensure_stage1(cfg, opts, storage=storage, cluster=cluster, driver_cpus=driver_cpus)
+    data = load_data(cfg.data, root=opts.data_root or None, progress=False,
+                     pseudo=cfg.recipe.stages == "two_stage")
     _, folder = run_names(cfg, opts)
     run_dir = storage / folder
-    experiment_id, run_id, _ = open_run(cfg, opts, uri=uri, run_dir=run_dir,
-                                        dataset_hash=_dataset_hash(data))
+    extra = {"stage1_checkpoint": str(stage1)} if stage1 is not None else {}
+    experiment_id, run_id, _ = open_run(cfg, dataclasses.replace(opts, extra_tags={**opts.extra_tags, **extra}),
+                                        uri=uri, run_dir=run_dir, dataset_hash=_dataset_hash(data))
     spec = WorkerSpec(flat_config=flatten(cfg), tracking_uri=uri, run_id=run_id,
                       data_root=str(Path(data.folder).parent), run_dir=str(run_dir),
-                      system_metrics=opts.system_metrics)
+                      system_metrics=opts.system_metrics, init_checkpoint=str(stage1) if stage1 else "")
     try:
-        if plan is None:
+        if cfg.recipe.stages == "pseudo_only":
+            from orchestration.stage1 import run_pseudo_only
+            metrics, checkpoint = run_pseudo_only(cfg, data, stage1), None
+            tracking.log_metrics_once(uri, run_id, {0: metrics})
+            tracking.write_json_artifact(uri, run_id, metrics, "final_metrics.json")
+        elif plan is None:
             metrics, checkpoint = fit_plain(cfg, spec, data, run_dir)
         else:
             result = fit_ray(spec, plan, name=folder, storage=storage,

@@ -36,6 +36,7 @@ class WorkerSpec:
     data_root: str = ""
     run_dir: str = ""             # absolute storage folder of this run (fault marker)
     system_metrics: bool = True
+    init_checkpoint: str = ""     # two-stage recipe: the stage-1 checkpoint stage 2 starts from
 
     def config(self) -> ExperimentConfig:
         base = profile_config(str(self.flat_config.get("profile", "quick")))
@@ -165,14 +166,17 @@ def ray_train_loop(loop_config: dict[str, Any]) -> None:
     import ray.train
     import ray.train.torch
     from maskpose_core.data.registry import load_data
+    from maskpose_core.train.checkpoint import load_checkpoint
     from maskpose_core.train.fit import fit
 
     spec = WorkerSpec.from_dict(loop_config)
     cfg = spec.config()
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    data = load_data(cfg.data, root=spec.data_root or None, progress=False)
+    data = load_data(cfg.data, root=spec.data_root or None, progress=False,
+                     pseudo=cfg.recipe.stages == "two_stage")
     resume = _restored_state()
+    init = load_checkpoint(spec.init_checkpoint) if spec.init_checkpoint and resume is None else None
     logger = tracking.EpochLogger(spec.tracking_uri, spec.run_id,
                                   system_metrics=spec.system_metrics).start() if rank == 0 else None
     injector = FaultInjector(cfg.train.fault_kill_epoch, spec.run_dir, armed=rank == world - 1)
@@ -181,7 +185,7 @@ def ray_train_loop(loop_config: dict[str, Any]) -> None:
                        wrap_model=ray.train.torch.prepare_model,
                        wrap_loader=ray.train.torch.prepare_data_loader)
     try:
-        final = fit(cfg, data, hooks=hooks, resume=resume)
+        final = fit(cfg, data, hooks=hooks, resume=resume, init=init)
         if rank == 0:
             tracking.write_json_artifact(spec.tracking_uri, spec.run_id,
                                          {k: float(v) for k, v in final.items()}, "final_metrics.json")

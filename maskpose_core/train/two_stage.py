@@ -33,8 +33,10 @@ from maskpose_core.train.hooks import EpochReport, TrainHooks
 
 log = logging.getLogger(__name__)
 
-# LossConfig fields that shape what ψ learns on in stage 1 (the skeleton mask it is given).
-RENDER_KEYS = ("sigma2", "combine", "primitive", "arm_sigma_factor", "delta", "geodesic", "render_size", "lambda_p")
+# LossConfig fields that shape what ψ learns on in stage 1 (the skeleton mask it is given). The
+# stage-2 weights (λs, λp, G on or off, ...) are not among them: rows that change only those
+# share stage 1 (ψ's stage-1 term has weight 1 and is G-weighted, as the physique term's default).
+RENDER_KEYS = ("sigma2", "combine", "primitive", "arm_sigma_factor", "delta", "render_size")
 CHECKED_PREFIXES = ("data.", "model.")          # what a stage-2 run refuses to start from if it differs
 
 

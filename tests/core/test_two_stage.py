@@ -46,7 +46,9 @@ def test_stage1_is_supervised_on_the_pseudo_set_and_shared_by_stage2_rows():
     assert s1.data.dataset == "pseudo" and s1.loss.mode == "supervised_reference" and s1.loss.physique_supervised
     assert s1.train.epochs == 4 and s1.optim.lr == cfg.recipe.stage1_lr
     # rows that change only stage-2 terms share stage 1; the architecture or the seed does not
-    assert stage1_config(apply_overrides(cfg, {"loss.lambda_s": 0.02, "loss.coverage_weight": 0})).hash == s1.hash
+    stage2_only = {"loss.lambda_s": 0.02, "loss.lambda_p": 0.02, "loss.coverage_weight": 0, "loss.geodesic": False,
+                   "loss.extremity_weight": 0, "loss.pseudo_weight": 3.0, "train.epochs": 7}
+    assert stage1_config(apply_overrides(cfg, stage2_only)).hash == s1.hash
     assert stage1_config(apply_overrides(cfg, {"model.input": "image"})).hash != s1.hash
     assert stage1_config(apply_overrides(cfg, {"seed": 1})).hash != s1.hash
 
