@@ -12,6 +12,7 @@ import torch
 from maskpose_core import metrics as M
 from maskpose_core.geometry import camera_to_world, pixels_to_normalized, project_to_pixels_soft, world_to_camera
 from maskpose_core.loss.mask_loss import downsample
+from maskpose_core.metrics_oracle import oracle_metrics
 from maskpose_core.skeleton import NUM_JOINTS
 
 EVAL_BATCH = 64  # moments per forward pass
@@ -63,8 +64,10 @@ def predict_split(net, split, *, max_samples: int = 0, sigma2: float | None = No
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def metrics_from_predictions(pred: dict[str, torch.Tensor], *, has_labels: bool) -> dict[str, float]:
-    """Flat metric dict (keys of ``metrics.compute_metrics`` plus the label-free ones)."""
+def metrics_from_predictions(pred: dict[str, torch.Tensor], *, has_labels: bool,
+                             oracle: bool = True) -> dict[str, float]:
+    """Flat metric dict (keys of ``metrics.compute_metrics`` plus the label-free ones, plus with
+    ``oracle`` the authors' ORACLE-ASSISTED protocol under its own ``oracle_…`` keys)."""
     out = {"mask_iou": float(pred["mask_iou"].mean()), "loss_skeleton": float(pred["loss_skeleton"].mean())}
     if not has_labels:
         return out
@@ -75,13 +78,22 @@ def metrics_from_predictions(pred: dict[str, torch.Tensor], *, has_labels: bool)
                                  pred["xy_norm"][:, :, :NUM_JOINTS].reshape(n * c, -1, 2),
                                  pred["gt_2d_norm"].reshape(n * c, -1, 2),
                                  pred_world_mm=world, gt_world_mm=pred["gt_world_mm"]))
+    if oracle:
+        out.update(oracle_metrics(joints.reshape(n * c, NUM_JOINTS, 3), pred["gt_cam_mm"].reshape(n * c, -1, 3),
+                                  pred["xy_norm"][:, :, :NUM_JOINTS].reshape(n * c, -1, 2),
+                                  pred["gt_2d_norm"].reshape(n * c, -1, 2)))
     return out
 
 
-def evaluate(net, split, *, max_samples: int = 0) -> dict[str, float]:
-    """Metrics of ``net`` on (a subset of) a split: see :func:`metrics_from_predictions`."""
+def evaluate(net, split, *, max_samples: int = 0, oracle: bool | None = None) -> dict[str, float]:
+    """Metrics of ``net`` on (a subset of) a split: see :func:`metrics_from_predictions`.
+    ``oracle``: the oracle-assisted group too (None = where the split has labels; True on a
+    split without labels is refused)."""
+    if oracle and not split.has_labels:
+        raise ValueError(f"the oracle-assisted protocol needs ground-truth joints; split {split.split!r} of "
+                         f"{split.folder} has none")
     return metrics_from_predictions(predict_split(net, split, max_samples=max_samples),
-                                    has_labels=split.has_labels)
+                                    has_labels=split.has_labels, oracle=split.has_labels if oracle is None else oracle)
 
 
 def mean_pose_metrics(train_split, val_split, *, max_samples: int = 0) -> dict[str, float]:
