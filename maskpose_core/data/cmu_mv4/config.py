@@ -121,6 +121,8 @@ class GeneratorConfig:
         """Stable 64-hex content hash; the poses *path* is left out, its content is in."""
         d = self.to_dict()
         d.pop("poses")
+        if d["geodesic"]["method"] == "fmm":   # added later: fmm builds keep the hash they had
+            del d["geodesic"]["method"]
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -64,3 +64,25 @@ def test_an_empty_mask_is_reported_with_its_index():
     with pytest.raises(UnusableMask, match=r"mask \[1, 2\]: .*no foreground") as err:
         geodesic_weights(masks)
     assert err.value.index == (1, 2)
+
+
+def test_the_graph_method_agrees_with_fast_marching():
+    """A bar and an L-shaped body: ĝ by shortest paths on the pixel graph vs scikit-fmm."""
+    m = np.zeros((40, 40), bool)
+    m[5:35, 18:22] = True            # trunk
+    m[5:9, 5:35] = True              # arms
+    fmm = geodesic_weight(m, GeodesicParams(method="fmm"))
+    graph = geodesic_weight(m, GeodesicParams(method="graph"))
+    g_hat = lambda g: np.log(g[m] - P.b) / P.a           # noqa: E731  (inside: g = exp(a ĝ) + b)
+    assert np.abs(g_hat(fmm) - g_hat(graph)).max() < 0.08
+    assert np.array_equal(fmm[~m], graph[~m])            # outside: the same Euclidean term
+    assert np.isfinite(graph).all() and graph.min() >= 1.0
+
+
+def test_the_graph_method_handles_small_masks():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        m = rng.random((int(rng.integers(2, 10)), int(rng.integers(2, 10)))) < 0.4
+        if m.any():
+            g = geodesic_weight(m, GeodesicParams(method="graph"))
+            assert np.isfinite(g).all() and g.min() >= 1.0
