@@ -30,7 +30,11 @@ except ImportError:          # not POSIX: no cross-process lock
     fcntl = None
 
 import numpy as np
-from tqdm import tqdm
+
+try:
+    from tqdm import tqdm
+except ImportError:          # a bare machine (e.g. a GPU box with torch, numpy, scipy only): no bar
+    tqdm = None
 
 from maskpose_core.data.cmu_mv4.config import GeneratorConfig, generator_config
 from maskpose_core.data.cmu_mv4.frames import PoseSource, load_poses, select_frames
@@ -61,6 +65,11 @@ def _complete(folder: Path, gen: GeneratorConfig) -> bool:
     splits = meta.get("splits")
     return (meta.get("hash") == gen.hash and isinstance(splits, dict) and bool(splits)
             and all((folder / s / "masks.npy").is_file() for s in splits))
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
 
 
 def _render_chunk(task: tuple) -> tuple[str, int, dict[str, np.ndarray]]:
@@ -102,7 +111,9 @@ def _render_all(gen: GeneratorConfig, src: PoseSource, frames: dict[str, np.ndar
     tasks = [(gen, split, s, idx[s:s + CHUNK_MOMENTS], src.poses[idx[s:s + CHUNK_MOMENTS]])
              for split, idx in frames.items() for s in range(0, len(idx), CHUNK_MOMENTS)]
     total = sum(len(v) for v in frames.values())
-    with tqdm(total=total, desc=desc, unit="moment", file=sys.stderr, disable=not progress) as bar:
+    bar_cm = (tqdm(total=total, desc=desc, unit="moment", file=sys.stderr, disable=not progress)
+              if tqdm is not None else contextlib.nullcontext(_NoBar()))
+    with bar_cm as bar:
         if workers == 1:
             results = map(_render_chunk, tasks)
             pool = None
