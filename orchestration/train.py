@@ -99,7 +99,7 @@ def preflight(cfg: ExperimentConfig, opts: LaunchOptions, *, cluster: dict | Non
     """Every check that can fail before work starts: (storage folder, tracking URI, plan).
     The checks that create nothing (model shapes, data roots) come before the ones that do
     (the storage folder, the tracking store)."""
-    from maskpose_core.data.registry import check_roots
+    from maskpose_core.data.registry import check_pseudo_source, check_roots
 
     if cfg.train.fault_kill_epoch >= 0 and opts.workers == 0:
         raise ValueError("train.fault_kill_epoch needs Ray Train (--workers >= 1): a plain "
@@ -108,6 +108,8 @@ def preflight(cfg: ExperimentConfig, opts: LaunchOptions, *, cluster: dict | Non
         raise ValueError("train.device=cuda with Ray Train needs --gpus-per-worker > 0")
     check_model(cfg)
     check_roots(cfg.data, root=Path(opts.data_root) if opts.data_root else None)
+    if cfg.recipe.uses_pseudo:             # the pseudo set's poses file, before anything is built
+        check_pseudo_source(cfg.data)
     storage = check_storage_path(opts.storage_path)
     uri = tracking.resolve_tracking_uri(opts.tracking_uri)
     tracking.check_tracking(uri)

@@ -109,6 +109,15 @@ def pseudo_data_config(data_cfg: DataConfig) -> DataConfig:
                       pseudo_poses=data_cfg.pseudo_poses)
 
 
+def check_pseudo_source(data_cfg: DataConfig) -> None:
+    """Refuse (ValueError naming the file) a pseudo-set poses file that has no usable subject,
+    before anything is built: reads the poses file, renders nothing."""
+    from maskpose_core.data.cmu_mv4.config import generator_config
+    from maskpose_core.data.cmu_mv4.frames import load_poses, select_frames
+    gen = generator_config(pseudo_data_config(data_cfg))
+    select_frames(gen, load_poses(gen))
+
+
 def load_data(data_cfg: DataConfig, *, root: Path | None = None, workers: int | None = None,
               progress: bool = True, pseudo: bool = False) -> DataBundle:
     """Build/prepare (or find, by hash) the data set of ``data_cfg`` and open its splits; with

@@ -216,3 +216,31 @@ def test_cli_eval_refuses_a_negative_max_samples(capsys, tmp_path, value, messag
         cli.main(["eval", "--checkpoint", str(tmp_path / "c.pt"), "--max-samples", value])
     assert exit_.value.code == 2
     assert f"argument --max-samples: {message}" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the two-stage recipe
+
+def _target_only_poses(path: Path) -> Path:
+    """A poses file holding only subjects of the target's splits: no pseudo source left."""
+    import numpy as np
+    from maskpose_core.data.cmu_mv4.config import EMBEDDED_POSES
+    with np.load(EMBEDDED_POSES) as d:
+        keep = np.isin(d["subject"], ["cmu61", "cmu85", "cmu49"])
+        np.savez(path, poses=d["poses"][keep], subject=d["subject"][keep], near_duplicate=d["near_duplicate"][keep])
+    return path
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.pseudo_poses={poses}"], "target_only.npz: field 'subject' holds no subject outside"),
+    (["loss.mode=supervised_reference"], "loss.mode must be 'unsupervised'"),
+    (["data.dataset=pseudo"], "data.dataset must be the target, not 'pseudo'"),
+])
+def test_cli_bad_recipe_input_is_refused_before_anything_exists(capsys, tmp_path, tracking_uri, overrides,
+                                                                message):
+    poses = _target_only_poses(tmp_path / "target_only.npz")
+    store, data = tmp_path / "store", tmp_path / "data"
+    code, err = _run(capsys, "train", "--profile", "smoke", "--workers", "0", "recipe.stages=two_stage",
+                     *[o.format(poses=poses) for o in overrides], "--storage", str(store),
+                     "--tracking-uri", tracking_uri, "--data-root", str(data))
+    assert code == 2 and message in err and "Traceback" not in err
+    assert _nothing_created(tmp_path, store) and not data.exists()
