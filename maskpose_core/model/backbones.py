@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 COORD_CHANNELS = 2  # x/y coordinate channels (CoordConv, Liu et al. 2018)
-INPUT_CHANNELS = {"image": 3, "image+mask": 4, "mask": 1}
+INPUT_CHANNELS = {"image": 3, "image+mask": 4, "mask": 1, "image*mask": 3}   # image*mask: background removed
 
 
 def conv_bn(cin: int, cout: int, *, stride: int = 1, k: int = 3) -> nn.Sequential:

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 BACKBONES = ("tiny", "resnet_small", "resnet50")
 ROOT_SOURCES = ("dataset", "triangulated")
 INIT_PRIORS = ("none", "mean_pose", "template")
-INPUTS = ("image", "image+mask", "mask")
+INPUTS = ("image", "image+mask", "mask", "image*mask")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     backbone: str = "resnet_small"   # tiny (smoke) | resnet_small (quick) | resnet50 (paper)
     input: str = "image+mask"        # what φ sees: image (the paper) | image+mask | mask (segmenter output)
+    #                                  | image*mask (the authors' code: the background blacked out by the mask)
     width: int = 32                  # base channel count of tiny / resnet_small
     heatmap_size: int = 16           # H = W of the per-joint volume
     heatmap_depth: int = 16          # D of the per-joint volume

@@ -100,12 +100,12 @@ class Detector(nn.Module):
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"image must be (B, 3, S, S), got {tuple(image.shape)}")
         b, _, s, _ = image.shape
-        planes = [] if self.cfg.input == "mask" else [image]
+        planes = [] if self.cfg.input in ("mask", "image*mask") else [image]
         if self.cfg.input != "image":
             if mask is None or mask.shape != (b, s, s):
                 raise ValueError(f"model.input={self.cfg.input!r} needs mask (B, S, S) = {(b, s, s)}, "
                                  f"got {None if mask is None else tuple(mask.shape)}")
-            planes.append(mask.unsqueeze(1))
+            planes.append(image * mask.unsqueeze(1) if self.cfg.input == "image*mask" else mask.unsqueeze(1))
         x = torch.cat([*planes, coord_channels(b, s, image)], dim=1)
         logits = self.head(self.backbone(x))                      # (B, L, D, H, W)
         if self.cfg.init_prior != "none":

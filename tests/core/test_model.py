@@ -13,7 +13,7 @@ def _batch(data, n=4):
     return next(iter(torch.utils.data.DataLoader(data.train, batch_size=n)))
 
 
-@pytest.mark.parametrize("inp", ["image", "image+mask", "mask"])
+@pytest.mark.parametrize("inp", ["image", "image+mask", "mask", "image*mask"])
 def test_detector_input_modes(tiny_data, inp):
     cfg = apply_overrides(profile_config("smoke"), {"model.input": inp})
     net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
@@ -24,6 +24,11 @@ def test_detector_input_modes(tiny_data, inp):
     if inp != "image":
         with pytest.raises(ValueError, match="needs mask"):
             net.detector(b["image"].flatten(0, 1))
+    if inp == "image*mask":   # the background is invisible: changing it changes nothing
+        img, msk = b["image"].flatten(0, 1), b["mask"].flatten(0, 1)
+        noisy = torch.where(msk.unsqueeze(1) > 0, img, torch.rand_like(img))
+        net.eval()
+        assert torch.allclose(net.detector(img, msk)["xy_norm"], net.detector(noisy, msk)["xy_norm"])
 
 
 def test_physique_gradient_reaches_the_joints(tiny_data):
