@@ -71,7 +71,7 @@ class MaskPoseNet(nn.Module):
         one forward per backward. The pseudo batch goes through φ after the target batch, in
         its own forward: BatchNorm normalises each with its own batch statistics, and its
         running statistics (used at evaluation) follow both streams."""
-        joints_cam, xy = self._joints(batch)
+        joints_cam, xy = self.predict_views(batch)
         out = {"joints_cam_mm": joints_cam, "xy_norm": xy,
                "spread_mm": structure.spread_mm(joints_cam.detach())}
         if self.loss_cfg.mode == "supervised_reference":
@@ -79,18 +79,18 @@ class MaskPoseNet(nn.Module):
         else:
             out.update(self._mask_terms(batch, joints_cam, xy, sigma2, physique_on))
         if extra is not None:   # fit refuses extra data with the supervised reference
-            e_cam, e_xy = self._joints(extra)
+            e_cam, e_xy = self.predict_views(extra)
             e = self._mask_terms(extra, e_cam, e_xy, sigma2, physique_on)
             out["loss_extra"] = e["loss"].detach()
             out["loss"] = out["loss"] + self.loss_cfg.extra_weight * e["loss"]
         if pseudo is not None:
-            p_cam, _ = self._joints(pseudo)
+            p_cam, _ = self.predict_views(pseudo)
             l_pseudo = self.objective.supervised_terms(pseudo, p_cam)
             out["loss_pseudo"] = l_pseudo.detach()
             out["loss"] = out["loss"] + self.loss_cfg.pseudo_weight * l_pseudo
         return out
 
-    def _joints(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def predict_views(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Every view's prediction: joints_cam_mm (B, C, L, 3) and xy_norm (B, C, L, 2)."""
         img = batch["image"]
         if img.ndim != 5:
