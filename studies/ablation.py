@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import sys
 
-from orchestration.study_cli import main
-from orchestration.study_runner import (BASELINE, MPJPE, MPJPE_FLIP, QUICK_BUDGET, REFERENCE, TABLE3_STUDY,
-                                        AR, Metric, Row, Study, table3_rows)
+from studies.definitions import (AR, BASELINE, MPJPE, MPJPE_FLIP, QUICK_BUDGET, REFERENCE, TABLE3_STUDY,
+                                 table3_rows)
+from studies.runner.cli import main
+from studies.runner.plan import Metric, Row, Study
 
 SKELETON = "skeleton mask"
 PHYSIQUE = "physique mask and the rest"

@@ -173,7 +173,7 @@ def main(argv=None) -> None:
     tmp.write_text("\n".join(lines))
     tmp.replace(out)
     if out.parent == REPO / "reports":
-        from orchestration.study_index import write_index
+        from studies.runner.index import write_index
         write_index(out.parent, REPO / "studies")
     print("\n".join(lines))
 

@@ -22,9 +22,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from orchestration.study_cli import main
-from orchestration.study_runner import (BASELINE, EVAL_ONLY_TRAIN_FRAMES, MPJPE, MPJPE_FLIP, P_MPJPE, QUICK_BUDGET,
-                                        REFERENCE, SYNTHETIC, Metric, Row, Study)
+from studies.definitions import BASELINE, EVAL_ONLY_TRAIN_FRAMES, MPJPE, MPJPE_FLIP, P_MPJPE, QUICK_BUDGET, REFERENCE
+from studies.runner.cli import main
+from studies.runner.plan import SYNTHETIC_RIGS, Metric, Row, Study
 
 SOURCE = "cmu-mv4"
 DEFAULT_TARGET = "cmu-3dhp-rig"
@@ -39,7 +39,7 @@ def build(args) -> Study:
     if target == SOURCE:
         raise ValueError(f"--dataset is the shifted domain; it must differ from the source {SOURCE!r}")
     evaluate_on = {"data.dataset": target}
-    if target in SYNTHETIC:
+    if target in SYNTHETIC_RIGS:
         evaluate_on["data.train_frames"] = EVAL_ONLY_TRAIN_FRAMES
     rows = (
         Row(name="source only (cmu-mv4)", seeds=3, group="trained on", evaluate_on=evaluate_on),

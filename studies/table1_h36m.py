@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import sys
 
-from orchestration.study_cli import main
-from orchestration.study_runner import BASELINE, MPJPE, P_MPJPE, QUICK_BUDGET, REFERENCE, Metric, Row, Study
+from studies.definitions import BASELINE, MPJPE, P_MPJPE, QUICK_BUDGET, REFERENCE
+from studies.runner.cli import main
+from studies.runner.plan import Metric, Row, Study
 
 SPP_LABELLED = 1000        # labelled training moments for θ (of the quick profile's 8000)
 SPP_LANDMARKS = 49         # 17 joints + 2 free landmarks per tree bone (L ≥ 2J)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from orchestration.study_cli import main
-from orchestration.study_runner import (BASELINE, EVAL_ONLY_TRAIN_FRAMES, QUICK_BUDGET, REFERENCE, SYNTHETIC,
-                                        Metric, Row, Study)
+from studies.definitions import BASELINE, EVAL_ONLY_TRAIN_FRAMES, QUICK_BUDGET, REFERENCE
+from studies.runner.cli import main
+from studies.runner.plan import SYNTHETIC_RIGS, Metric, Row, Study
 
 SPP_LABELLED = 1000        # as table1_h36m.py: the same SPP runs
 SPP_LANDMARKS = 49
@@ -26,7 +26,7 @@ DEFAULT_EVAL = "cmu-3dhp-rig"
 def build(args) -> Study:
     """The eval data set is ``--dataset``; a synthetic one is evaluated on after training on cmu-mv4."""
     target = args.dataset or DEFAULT_EVAL
-    cross = target in SYNTHETIC
+    cross = target in SYNTHETIC_RIGS
     evaluate_on = {"data.dataset": target, "data.train_frames": EVAL_ONLY_TRAIN_FRAMES} if cross else None
     rows = (Row(name="Ours", seeds=3, paper="Ours"),
             Row(name="Ours (SPP)", seeds=3, view="spp", paper="Ours (SPP)",

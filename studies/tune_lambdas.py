@@ -19,10 +19,10 @@ from pathlib import Path
 from maskpose_core.config import parse_overrides
 from orchestration import tracking
 from orchestration.runtime import check_storage_path, project_root
-from orchestration.study_cli import main
-from orchestration.study_runner import (AR, BASELINE, MPJPE, MPJPE_FLIP, P_MPJPE, QUICK_BUDGET, REFERENCE, Metric,
-                                        Row, Study, base_config)
 from orchestration.tune import DEFAULT_SPACE, OBJECTIVES, SWEEP_RECORD, SweepOptions, run_sweep
+from studies.definitions import AR, BASELINE, MPJPE, MPJPE_FLIP, P_MPJPE, QUICK_BUDGET, REFERENCE
+from studies.runner.cli import main
+from studies.runner.plan import Metric, Row, Study, base_config
 
 TRACE = "tune_lambdas_trace.png"
 

@@ -27,7 +27,7 @@ class Store:
         return out + (["--seeds", str(seeds)] if seeds else []) + list(extra)
 
     def runs(self):
-        from orchestration.study_report import runs_frame
+        from studies.runner.runs import runs_frame
         return runs_frame(self.uri)
 
 

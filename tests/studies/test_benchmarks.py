@@ -6,7 +6,7 @@ import re
 import runpy
 from pathlib import Path
 
-from orchestration.study_index import HEADER_FIELDS
+from studies.runner.index import HEADER_FIELDS
 
 STUDIES = Path(__file__).resolve().parents[2] / "studies"
 

@@ -1,4 +1,4 @@
-"""Study definitions without training: plans, shared hashes, the quick budget, bad input.
+"""The paper's study definitions without training: plans, shared hashes, the quick budget.
 
 Hand-checked facts: Table 3 has 5 rows × 3 seeds (the paper's 4 and Full without the template);
 the ablation adds 13 component rows × 1 seed and the supervised reference (1 seed) →
@@ -8,13 +8,12 @@ the ablation adds 13 component rows × 1 seed and the supervised reference (1 se
 from __future__ import annotations
 
 import argparse
-import logging
 
 import pytest
 
-from orchestration.study_cli import STEP_S, FIXED_S, estimate_run_s
-from orchestration.study_runner import (REFERENCE, TABLE3_STUDY, Metric, Row, Study, plan_study, row_config,
-                                        base_config, training_runs)
+from studies.definitions import TABLE3_STUDY
+from studies.runner.plan import plan_study, training_runs
+from studies.runner.runs import FIXED_S, STEP_S, estimate_run_s
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -76,74 +75,6 @@ def test_identical_rows_of_different_studies_share_runs(load_study):
     assert [p.train_hash for p in table2 if p.row.name == "Ours"] == _hashes(table3, "Full")
     wild = plan_study(load_study("in_the_wild")["build"](_args()), profile="quick")
     assert _hashes(wild, "source only (cmu-mv4)") == _hashes(table2, "Ours")   # the same eval runs
-
-
-def test_rows_and_metric_views():
-    assert Metric("mpjpe_mm", "x").logged_key("flip") == "val/mpjpe_flip_mm"
-    assert Metric("ambiguity_ratio_pct", "x").logged_key("flip") == "val/ambiguity_ratio_pct"
-    assert Metric("p_mpjpe_mm", "x").logged_key("spp") == "val_spp/p_mpjpe_mm"
-    assert Row(name="wo ψ,G,Δ").slug == "wo-psi-G-Delta"
-    assert [r.name for r in TABLE3_STUDY.select(["wo-psi-G", "Full"]).rows] == ["wo ψ,G", "Full"]
-
-
-def test_reference_values_copy_another_key():
-    base = base_config(TABLE3_STUDY, profile="smoke")
-    cfg = row_config(base, Row(name="s", overrides={"loss.sigma2": 5e-2, "loss.sigma2_start": "@loss.sigma2"}), 0)
-    assert cfg.loss.sigma2 == cfg.loss.sigma2_start == 5e-2      # valid only when applied together
-    with pytest.raises(ValueError, match="row 's'.*@loss.nope"):
-        row_config(base, Row(name="s", overrides={"loss.sigma2": "@loss.nope"}), 0)
-
-
-def test_bad_definitions_name_the_field():
-    base = base_config(TABLE3_STUDY, profile="smoke")
-    with pytest.raises(ValueError, match="row 'x'.*loss.lambda_x"):
-        row_config(base, Row(name="x", overrides={"loss.lambda_x": 1}), 0)
-    with pytest.raises(ValueError, match="REFERENCE"):
-        row_config(base, Row(name="x", overrides={"loss.mode": "supervised_reference"}), 0)
-    assert row_config(base, REFERENCE, 0).loss.mode == "supervised_reference"
-    with pytest.raises(ValueError, match="must say why"):
-        Row(name="x", kind="unavailable")
-    with pytest.raises(ValueError, match="duplicate row names"):
-        Study(name="s", title="t", rows=(Row(name="a"), Row(name="a")), metrics=(Metric("mpjpe_mm", "m"),))
-    with pytest.raises(ValueError, match="not a logged metric"):
-        Metric("mpjpe", "m")
-    with pytest.raises(ValueError, match="unknown row"):
-        TABLE3_STUDY.select(["Fulll"])
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["loss.lambda_x=1"], "loss.lambda_x"),
-    (["--rows", "Fulll"], "unknown row"),
-    (["--dataset", "h36m"], "--raw-root"),
-    (["--dataset", "3dhp", "--raw-root", "/no/such/folder"], "/no/such/folder"),
-    (["--parallel", "2"], "tracking server"),
-])
-def test_bad_command_lines_exit_2_before_any_work(argv, message, store, run_study, capsys):
-    assert run_study("table3_shape", store.args(*argv)) == 2
-    assert message in capsys.readouterr().err
-    assert not store.reports.exists() and not store.storage.exists()
-
-
-def test_paper_table_with_a_missing_column_is_refused_and_the_old_report_kept(store, run_study, capsys, tmp_path):
-    good = tmp_path / "good.csv"
-    from orchestration.study_report import default_paper_csv
-    lines = default_paper_csv().read_text().splitlines()
-    good.write_text("\n".join(",".join(c for i, c in enumerate(l.split(",")) if i != 14) for l in lines[:1]) + "\n")
-    store.reports.mkdir(parents=True)
-    (store.reports / "table3_shape.md").write_text("a good table")
-    assert run_study("table3_shape", store.args("--paper-csv", str(good))) == 2
-    assert "ambiguity_ratio_pct" in capsys.readouterr().err
-    assert (store.reports / "table3_shape.md").read_text() == "a good table"
-
-
-def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, load_study, capsys, caplog):
-    caplog.set_level(logging.INFO)
-    assert run_study("ablation", store.args("--dry-run", profile="quick", seeds=None)) == 0
-    out = capsys.readouterr().out
-    plan = plan_study(load_study("ablation")["STUDY"], profile="quick")
-    assert all(p.hash[:12] in out for p in plan)
-    assert "29 distinct trainings" in out and "to run: 29 trainings" in out and "estimate: 29 ×" in out
-    assert not store.reports.exists()
 
 
 def test_tune_dry_run_before_the_sweep_shows_the_tuned_row_as_not_run(store, run_study, capsys):

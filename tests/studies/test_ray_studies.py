@@ -81,7 +81,7 @@ def test_parallel_runs_trainings_at_once_as_ray_tasks(store, mlflow_server):
     args = store.args("--rows", "wo G", "Full", "--parallel", "2", "--tracking-uri", mlflow_server)
     done = _run("table3_shape", args, timeout=380)
     assert done.returncode == 0, done.stderr[-3000:]
-    from orchestration.study_report import runs_frame
+    from studies.runner.runs import runs_frame
     runs = runs_frame(mlflow_server)
     assert sorted(runs["tags.row"]) == ["Full", "wo G"] and set(runs["status"]) == {"FINISHED"}
     first, second = runs.sort_values("start_time").itertuples()

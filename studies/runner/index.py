@@ -1,7 +1,8 @@
 """``reports/README.md``: the index of every report, how to run each study, on a laptop and a cluster.
 
-Rewritten (atomically) by every study run from what is in ``reports/`` and ``studies/``: the
-title, data set, profile, date and wall time come from each report's header lines.
+Rewritten (atomically) by every study run from what is in ``reports/`` and the study scripts
+listed in :data:`studies.SCRIPTS`: the title, data set, profile, date and wall time come from
+each report's header lines, each study's one-line summary from its script's docstring.
 """
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import ast
 from pathlib import Path
 
 from orchestration.runtime import project_root
-from orchestration.study_report import atomic_write_text
+from studies import SCRIPTS
+from studies.runner.report import atomic_write_text
 
 HEADER_FIELDS = ("command", "data set", "profile", "date", "wall time of the command")
 RUNTIME_ENV = ('{"excludes": ["/mlflow.db", "/mlartifacts/", "/data/", "/checkpoints/", "/.venv/", "/.git/", '
@@ -52,17 +54,20 @@ def _header(path: Path) -> dict[str, str]:
     return out
 
 
-def _scripts(studies_dir: Path) -> list[tuple[str, str]]:
+def _scripts(studies_dir: Path, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, first docstring line) of each listed study script; a listed script that is not
+    in ``studies_dir`` raises naming it."""
     out = []
-    for path in sorted(studies_dir.glob("*.py")):
-        if path.name.startswith("_") or "orchestration.study_cli" not in path.read_text():
-            continue                                   # not a study-runner script (e.g. benchmarks)
+    for name in names:
+        path = studies_dir / f"{name}.py"
+        if not path.is_file():
+            raise FileNotFoundError(f"study script {path} is listed in studies.SCRIPTS but does not exist")
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-        out.append((path.stem, doc.strip().splitlines()[0] if doc.strip() else ""))
+        out.append((name, doc.strip().splitlines()[0] if doc.strip() else ""))
     return out
 
 
-def render_index(reports_dir: Path, studies_dir: Path) -> str:
+def render_index(reports_dir: Path, studies_dir: Path, scripts: tuple[str, ...] = SCRIPTS) -> str:
     lines = ["# Reports", "",
              "Written by the study scripts in `studies/` (this index is rewritten by every study run). "
              "Each report states its data set, profile, seeds, git commit and date above its table; "
@@ -75,7 +80,7 @@ def render_index(reports_dir: Path, studies_dir: Path) -> str:
         lines.append(f"| [{path.name}]({path.name}) | {h['title']} | {h.get('data set', '')} | "
                      f"{h.get('profile', '')} | {h.get('date', '')} | {h.get('wall time of the command', '')} | "
                      f"`{h.get('command', '')}` |")
-    scripts = _scripts(studies_dir)
+    scripts = _scripts(studies_dir, scripts)
     lines += ["", "## Run a study", "", "| study | what | on this machine |", "|---|---|---|"]
     lines += [f"| {name} | {doc} | `python studies/{name}.py` |" for name, doc in scripts]
     lines += ["", "## On a Ray cluster", "",

@@ -1,8 +1,8 @@
-"""Gather a study's runs from MLflow into pandas and write ``reports/<study>.md`` / ``.csv`` / ``.png``.
+"""A study's table from its runs: ``reports/<study>.md`` / ``.csv`` / ``.png``.
 
-``mlflow.search_runs`` (all experiments, runs with a ``config_hash`` tag) → one line per planned
-row × seed (``<study>_runs.csv``: run id, status, metrics) → one line per row (``<study>.csv``:
-mean, std, n finished / N planned, the paper's value, run ids) → markdown. Rules:
+The picked runs (:func:`studies.runner.runs.pick_runs`: one MLflow run per config hash) → one
+line per planned row × seed (``<study>_runs.csv``: run id, status, metrics) → one line per row
+(``<study>.csv``: mean, std, n finished / N planned, the paper's value, run ids) → markdown. Rules:
 
 - a missing or failed seed is counted (``n/N``) and listed, never dropped; means use
   ``skipna=False``, so a finished run that lacks a metric shows ``n/a``, not a smaller mean;
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.study_runner import Planned, Study, planned_seeds
+from studies.runner.plan import Planned, Study, planned_seeds
 
 PAPER_COLUMNS = ("table", "group", "method", "up", "template", "supervised_flip", "joint", "mse_2d_pct",
                  "mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm", "pck", "auc", "mpjpe_cm",
@@ -54,42 +54,10 @@ def paper_value(paper: pd.DataFrame, table: str, method: str, column: str) -> fl
     return float(hit.iloc[0][column])
 
 
-# ---------------------------------------------------------------- runs
-
-def runs_frame(uri: str) -> pd.DataFrame:
-    """Every run with a ``config_hash`` tag, in every experiment (one query)."""
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    df = mlflow.search_runs(search_all_experiments=True, filter_string="tags.config_hash != ''")
-    if df.empty:
-        return pd.DataFrame(columns=["run_id", "status", "start_time", "end_time", "tags.config_hash"])
-    # a training carries its flattened config as params; evals/baselines say their kind. Others
-    # tagged with a config hash (a sweep's parent run) hold no result of that config.
-    kind = df["tags.kind"] if "tags.kind" in df else pd.Series("", index=df.index)
-    trained = df["params.profile"].notna() if "params.profile" in df else False
-    return df[kind.isin(["eval", "baseline"]) | trained].reset_index(drop=True)
-
-
-def pick_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """One run per hash: the newest FINISHED one, else the newest of any status; indexed by hash."""
-    if df.empty:
-        return df.set_index("tags.config_hash")
-    ranked = df.assign(_done=df["status"].eq("FINISHED")).sort_values(["_done", "start_time"],
-                                                                      ascending=[False, False])
-    return ranked.drop_duplicates("tags.config_hash").set_index("tags.config_hash")
-
-
-def finished_ids(picked: pd.DataFrame) -> dict[str, str]:
-    """{hash: run id} of the hashes that have a FINISHED run."""
-    done = picked[picked["status"] == "FINISHED"] if not picked.empty else picked
-    return {h: str(r["run_id"]) for h, r in done.iterrows()}
-
-
 def gather(study: Study, plan: list[Planned], picked: pd.DataFrame,
            failed: dict[str, str] | None = None) -> pd.DataFrame:
     """One line per planned row × seed: status, run id, error, and the study's metrics (ours,
-    already scaled) — NaN unless the run FINISHED."""
+    already scaled, read on ``study.split``) — NaN unless the run FINISHED."""
     lines = []
     for p in plan:
         run = picked.loc[p.hash] if p.hash in picked.index else None
@@ -100,7 +68,7 @@ def gather(study: Study, plan: list[Planned], picked: pd.DataFrame,
                 "seconds": _seconds(run) if run is not None and status == "FINISHED" else math.nan,
                 "error": (failed or {}).get(p.hash) or (failed or {}).get(p.train_hash, "")}
         for m in study.metrics:
-            col = f"metrics.{m.logged_key(p.row.view)}"
+            col = f"metrics.{m.logged_key(p.row.view, study.split)}"
             ok = run is not None and status == "FINISHED" and col in run.index
             line[m.label] = float(run[col]) * m.scale if ok else math.nan
         lines.append(line)

@@ -1,32 +1,24 @@
 """Tables are computed from MLflow runs: planted runs with known metrics appear with their values;
 missing and failed seeds are counted, never dropped; paper numbers stay in their own columns;
-files are replaced atomically.
+the study's split chooses the metrics; files are replaced atomically.
 
 Hand-computed: seeds with MPJPE 100 and 110 → mean 105.0, sample std √50 = 7.07 → "105.0 ± 7.1".
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
-from orchestration import study_report, tracking
-from orchestration.study_report import ReportContext, pick_runs, runs_frame, write_study_reports
-from orchestration.study_runner import TABLE3_STUDY, plan_study
+from studies.definitions import TABLE3_STUDY
+from studies.runner import report
+from studies.runner.plan import plan_study
+from studies.runner.report import ReportContext, write_study_reports
+from studies.runner.runs import pick_runs, runs_frame
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def plant(uri: str, config_hash: str, metrics: dict, *, status: str = "FINISHED",
-          params: dict | None = None) -> str:
-    """A run as the runner would find it: tagged with the hash, the config as params."""
-    exp = tracking.ensure_experiment(uri, "planted")
-    run_id = tracking.create_run(uri, exp, run_name=f"planted/{config_hash}", params=params or {"profile": "smoke"},
-                                 tags={"config_hash": config_hash, "kind": "train"})
-    tracking.log_metrics_once(uri, run_id, {0: metrics})
-    tracking.end_run(uri, run_id, status)
-    return run_id
 
 
 def _full(plan):
@@ -38,7 +30,7 @@ def _ctx(uri: str) -> ReportContext:
                          git_commit="abc", git_dirty="false", wall_s=1.0, trained=0, skipped=0)
 
 
-def test_planted_runs_fill_the_table_and_nothing_is_trained(store, run_study, caplog):
+def test_planted_runs_fill_the_table_and_nothing_is_trained(store, run_study, caplog, plant):
     caplog.set_level(logging.INFO)
     plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=2))
     ids = [plant(store.uri, p.hash, {"val/mpjpe_mm": v, "val/ambiguity_ratio_pct": ar})
@@ -57,13 +49,13 @@ def test_planted_runs_fill_the_table_and_nothing_is_trained(store, run_study, ca
     assert (store.reports / "README.md").is_file() and (store.reports / "table3_shape.png").stat().st_size > 1000
 
 
-def test_missing_and_failed_seeds_are_counted_and_listed(store):
+def test_missing_and_failed_seeds_are_counted_and_listed(store, plant):
     plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=3))
     plant(store.uri, plan[0].hash, {"val/mpjpe_mm": 100.0, "val/ambiguity_ratio_pct": 5.0})
     plant(store.uri, plan[1].hash, {"val/mpjpe_mm": 110.0, "val/ambiguity_ratio_pct": 7.0})
     failed = plant(store.uri, plan[2].hash, {"val/mpjpe_mm": 1.0}, status="FAILED")
     write_study_reports(TABLE3_STUDY.select(["Full"]), plan, pick_runs(runs_frame(store.uri)),
-                        study_report.load_paper_table(), _ctx(store.uri), store.reports)
+                        report.load_paper_table(), _ctx(store.uri), store.reports)
     md = (store.reports / "table3_shape.md").read_text()
     assert "105.0 ± 7.1 (2/3)" in md                                   # the FAILED run's 1.0 is not averaged in
     assert f"- Full seed=2: FAILED (run {failed})" in md
@@ -71,27 +63,24 @@ def test_missing_and_failed_seeds_are_counted_and_listed(store):
     assert list(runs["status"]) == ["FINISHED", "FINISHED", "FAILED"]
 
 
-def test_a_finished_run_without_the_metric_shows_na_not_a_smaller_mean(store):
+def test_a_finished_run_without_the_metric_shows_na_not_a_smaller_mean(store, plant):
     plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=2))
     plant(store.uri, plan[0].hash, {"val/mpjpe_mm": 100.0, "val/ambiguity_ratio_pct": 5.0})
     plant(store.uri, plan[1].hash, {"val/mpjpe_mm": 110.0})
     write_study_reports(TABLE3_STUDY.select(["Full"]), plan, pick_runs(runs_frame(store.uri)),
-                        study_report.load_paper_table(), _ctx(store.uri), store.reports)
+                        report.load_paper_table(), _ctx(store.uri), store.reports)
     full = next(line for line in (store.reports / "table3_shape.md").read_text().splitlines()
                 if line.startswith("| Full |"))
     assert "105.0 ± 7.1 (2/2)" in full and "n/a (2/2)" in full
 
 
-def test_newest_finished_run_wins_and_a_sweep_parent_is_not_a_result(store):
-    h = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=1))[0].hash
-    plant(store.uri, h, {"val/mpjpe_mm": 1.0})
-    newer = plant(store.uri, h, {"val/mpjpe_mm": 2.0})
-    plant(store.uri, h, {"val/mpjpe_mm": 3.0}, status="FAILED")
-    exp = tracking.ensure_experiment(store.uri, "sweep")
-    tracking.create_run(store.uri, exp, run_name="sweep", tags={"config_hash": h, "variant": "sweep"},
-                        params={"search.trials": 2})                  # as orchestration.tune tags its parent
+def test_the_study_split_chooses_the_metrics_every_row_reads(store, plant):
+    plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=1))
+    plant(store.uri, plan[0].hash, {"val/mpjpe_mm": 100.0, "test/mpjpe_mm": 90.0})
     picked = pick_runs(runs_frame(store.uri))
-    assert picked.loc[h, "run_id"] == newer
+    label = TABLE3_STUDY.metrics[0].label                              # MPJPE (mm)
+    assert report.gather(TABLE3_STUDY, plan, picked).loc[0, label] == 100.0
+    assert report.gather(replace(TABLE3_STUDY, split="test"), plan, picked).loc[0, label] == 90.0
 
 
 def test_a_failure_while_computing_leaves_the_old_files_untouched(store, monkeypatch):
@@ -102,17 +91,17 @@ def test_a_failure_while_computing_leaves_the_old_files_untouched(store, monkeyp
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
-    monkeypatch.setattr(study_report, "plot_png", broken)
+    monkeypatch.setattr(report, "plot_png", broken)
     with pytest.raises(RuntimeError):
         write_study_reports(TABLE3_STUDY.select(["Full"]), plan, pick_runs(runs_frame(store.uri)),
-                            study_report.load_paper_table(), _ctx(store.uri), store.reports)
+                            report.load_paper_table(), _ctx(store.uri), store.reports)
     assert all((store.reports / f"table3_shape{s}").read_text() == "good" for s in (".md", ".csv", ".png"))
     assert not list(store.reports.glob(".*tmp*"))
 
 
 def test_gap_closed_is_computed_from_the_row_means():
     # hand-derived: baseline 250, reference 150, Full 200 -> (250 - 200) / (250 - 150) = 50 %
-    labels = study_report.KIND_LABELS
+    labels = report.KIND_LABELS
     metric = TABLE3_STUDY.metrics[0].label
     summary = pd.DataFrame([
         {"row": "mean-pose baseline", "kind": labels["baseline"], f"{metric} mean": 250.0},
@@ -121,7 +110,7 @@ def test_gap_closed_is_computed_from_the_row_means():
         {"row": "wo G", "kind": labels["train"], f"{metric} mean": 275.0}])
     for m in TABLE3_STUDY.metrics[1:]:
         summary[f"{m.label} mean"] = float("nan")
-    lines = "\n".join(study_report._gap_section(TABLE3_STUDY, summary))
+    lines = "\n".join(report._gap_section(TABLE3_STUDY, summary))
     assert "| Full | 50 % |" in lines and "| wo G | -25 % |" in lines
     assert "supervised reference |" not in lines.split("|---|")[1]         # only trained rows
     assert "AR (%)" not in lines                          # the mean pose has a low AR by construction

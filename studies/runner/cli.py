@@ -16,32 +16,22 @@ import logging
 import os
 import shlex
 import signal
-import statistics
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from maskpose_core.config import PROFILES, ExperimentConfig, parse_overrides
-from maskpose_core.data.configs import DATASETS
-from orchestration import study_report as report
+from maskpose_core.config import PROFILES, parse_overrides
+from maskpose_core.data.registry import SYNTHETIC
 from orchestration.runtime import project_root
-from orchestration.study_exec import ExecOptions, execute
-from orchestration.study_index import write_index
-from orchestration.study_runner import SYNTHETIC, Planned, Study, plan_study, training_runs
 from orchestration.tracking import TrackingUnavailableError, check_tracking, git_state, resolve_tracking_uri
+from studies.runner import report, runs
+from studies.runner.execute import ExecOptions, execute
+from studies.runner.index import write_index
+from studies.runner.plan import STUDY_DATASETS, Planned, Study, plan_study, training_runs
 
 log = logging.getLogger("maskpose.study")
-
-# Fallback estimate when MLflow has no finished run of the same size: seconds per training
-# step and fixed seconds per run (start-up, final full evaluation, figure, checkpoint), measured
-# on this project's 2-core CPU machine (2026-12-02, `studies/table3_shape.py --seeds 1`: 76–88 s
-# per 80-step epoch, 286–302 s per 240-step training with ψ; see QUICK_BUDGET).
-STEP_S = {"smoke": 0.5, "quick": 1.0}
-FIXED_S = {"smoke": 4.0, "quick": 50.0}
-SIZE_PARAMS = ("train.epochs", "train.steps_per_epoch", "data.train_frames", "optim.batch_size",
-               "model.backbone", "data.image_size", "train.device")
 
 StudySource = Study | Callable[[argparse.Namespace], Study]
 
@@ -50,7 +40,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", choices=PROFILES, default=None, help="default: the study's (quick)")
     p.add_argument("--seeds", type=int, default=None, help="seeds for every row (default: each row's own)")
-    p.add_argument("--dataset", choices=DATASETS, default=None, help="default: the study's")
+    p.add_argument("--dataset", choices=STUDY_DATASETS, default=None, help="default: the study's")
     p.add_argument("--raw-root", "--root", dest="raw_root", default="",
                    help="raw data folder of a real data set (h36m, 3dhp, wild)")
     p.add_argument("--rows", nargs="+", default=None, metavar="ROW", help="only these rows")
@@ -66,35 +56,6 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--paper-csv", default="", help="default maskpose_core/assets/paper_tables.csv")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides of every row")
     return p
-
-
-# ---------------------------------------------------------------- estimate
-
-def _steps(cfg: ExperimentConfig) -> int:
-    per_epoch = cfg.train.steps_per_epoch or max(cfg.data.train_frames // cfg.optim.batch_size, 1)
-    return cfg.train.epochs * per_epoch
-
-
-def estimate_run_s(frame, cfg: ExperimentConfig) -> tuple[float | None, str]:
-    """Seconds one training of ``cfg``'s size takes here: the median of finished runs of the same
-    profile and size in MLflow, else the measured per-step fallback (None for unknown)."""
-    if not frame.empty and "tags.profile" in frame:
-        kind = frame["tags.kind"].fillna("train") if "tags.kind" in frame else "train"
-        same = frame[(frame["status"] == "FINISHED") & (frame["tags.profile"] == cfg.profile) & (kind == "train")]
-        flat = {"train.epochs": cfg.train.epochs, "train.steps_per_epoch": cfg.train.steps_per_epoch,
-                "data.train_frames": cfg.data.train_frames, "optim.batch_size": cfg.optim.batch_size,
-                "model.backbone": cfg.model.backbone, "data.image_size": cfg.data.image_size,
-                "train.device": cfg.train.device}
-        for key in SIZE_PARAMS:
-            col = f"params.{key}"
-            same = same[same[col] == str(flat[key])] if col in same else same.iloc[0:0]
-        if len(same):
-            secs = [(e - s).total_seconds() for s, e in zip(same["start_time"], same["end_time"])]
-            return statistics.median(secs), f"median of {len(secs)} finished {cfg.profile} runs of this size here"
-    if cfg.profile in STEP_S:
-        return FIXED_S[cfg.profile] + STEP_S[cfg.profile] * _steps(cfg), \
-            f"{_steps(cfg)} steps × {STEP_S[cfg.profile]} s + {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
-    return None, f"no estimate for profile {cfg.profile!r} (no finished run of this size yet)"
 
 
 def _hms(seconds: float) -> str:
@@ -123,12 +84,12 @@ def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str],
         print(f"{p.row.name:34} {p.seed:>4}  {p.action:8} {p.hash[:12]:12}  {_status_line(p, picked, found)}")
     todo = [p for h, p in training_runs(plan) if h not in found]
     others = [p for p in plan if p.action in ("eval", "baseline") and p.hash not in found]
-    runs = [p for p in plan if p.action != "unavailable"]
-    print(f"planned: {len(runs)} table runs ({len(training_runs(plan))} distinct trainings); "
-          f"done: {sum(p.hash in found for p in runs)}; to run: {len(todo)} trainings, "
+    table = [p for p in plan if p.action != "unavailable"]
+    print(f"planned: {len(table)} table runs ({len(training_runs(plan))} distinct trainings); "
+          f"done: {sum(p.hash in found for p in table)}; to run: {len(todo)} trainings, "
           f"{len(others)} evaluations/baselines")
     if todo:
-        per, source = estimate_run_s(frame, todo[0].cfg)
+        per, source = runs.estimate_run_s(frame, todo[0].cfg)
         if per is None:
             print(f"estimate: {source}")
         else:
@@ -140,7 +101,7 @@ def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str],
 
 def _log_plan(study: Study, plan: list[Planned], found: dict[str, str], frame) -> None:
     todo = [p for h, p in training_runs(plan) if h not in found]
-    per, source = estimate_run_s(frame, todo[0].cfg) if todo else (0.0, "nothing to train")
+    per, source = runs.estimate_run_s(frame, todo[0].cfg) if todo else (0.0, "nothing to train")
     estimate = f"≈ {_hms(per * len(todo))} ({source})" if per is not None else source
     log.info("study %s: %d trainings to run, %d of %d table runs already finished; estimate %s",
              study.name, len(todo), sum(p.hash in found for p in plan), sum(p.action != "unavailable" for p in plan),
@@ -205,23 +166,19 @@ def _run(source: StudySource, args, also_report: Sequence[Study], start: float) 
     opts = ExecOptions(tracking_uri=uri, storage_path=args.storage, data_root=args.data_root,
                        workers=args.workers, parallel=args.parallel, gpus_per_worker=args.gpus_per_worker,
                        ray_address=args.ray_address)
-    frame = report.runs_frame(uri)
-    picked = report.pick_runs(frame)
-    found = report.finished_ids(picked)
+    frame = runs.runs_frame(uri)
+    picked = runs.pick_runs(frame)
+    found = runs.finished_ids(picked)
     if args.dry_run:
         print_plan(study, plan, picked, found, frame, study.budget_hours)
         return 0
     skipped = _log_skips(plan, found)
     _log_plan(study, plan, found, frame)
-
-    def lookup() -> dict[str, str]:
-        return report.finished_ids(report.pick_runs(report.runs_frame(uri)))
-
-    failed = execute(study, plan, found, opts, lookup)
-    picked = report.pick_runs(report.runs_frame(uri))
+    failed = execute(study, plan, found, opts, lambda: runs.finished_runs(uri))
+    picked = runs.pick_runs(runs.runs_frame(uri))
     git = git_state()
     reports_dir = Path(args.reports_dir) if args.reports_dir else project_root() / "reports"
-    produced = sum(p.hash in report.finished_ids(picked) for p in plan if p.action != "unavailable") - skipped
+    produced = sum(p.hash in runs.finished_ids(picked) for p in plan if p.action != "unavailable") - skipped
     for s, pl in [(study, plan)] + extra:
         ctx = report.ReportContext(command=_command(), profile=profile, dataset=_dataset_text(s, pl),
                                    overrides=overrides, tracking_uri=uri, git_commit=git["git_commit"],

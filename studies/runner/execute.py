@@ -6,6 +6,7 @@ Ray Train DDP with ``workers ≥ 1``); ``parallel = K > 1`` submits them as Ray 
 interrupted half way resumes from its checkpoint in the same MLflow run (``run_training``).
 Evaluations and the mean-pose baseline are MLflow runs of their own (tag ``kind``), so every
 number in a table has a run id; an eval run carries ``source_run_id`` = the training run.
+They log ``val/…`` metrics (the evaluation set's ``val`` split), whatever ``Study.split`` reads.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from typing import Any
 from maskpose_core.config import flatten, profile_config, unflatten
 from maskpose_core.data.configs import DataConfig
 from orchestration import tracking
-from orchestration.study_runner import Planned, Study, training_runs
 from orchestration.train import LaunchOptions, run_training
+from studies.runner.plan import Planned, Study, training_runs
 
 log = logging.getLogger(__name__)
 

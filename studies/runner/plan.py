@@ -1,12 +1,13 @@
-"""Studies as data, run by one runner: rows × seeds → config hashes → only the missing runs.
+"""Studies as data: rows × seeds → config hashes, checked before any work.
 
 A ``Study`` is a name, rows (``Row``: dotted overrides of one base config, with flags for the
 mean-pose baseline, the supervised reference, evaluation on another data set and which metrics
-the row reads), seeds, a data set and a profile. ``plan_study`` turns it into ``Planned`` runs,
-each with the hash that is its identity in MLflow (tag ``config_hash``); unknown override keys,
-rows or data sets fail there, before any work. ``orchestration.study_exec`` runs what MLflow
-lacks, ``orchestration.study_report`` writes the tables, ``orchestration.study_cli`` is the
-command line every ``studies/*.py`` script shares.
+the row reads), seeds, a data set, a profile and the split its table reads (``val``). ``plan_study``
+turns it into ``Planned`` runs, each with the hash that is its identity in MLflow (tag
+``config_hash``); unknown override keys, rows or data sets fail there, before any work.
+:mod:`studies.runner.runs` finds the finished ones in MLflow, :mod:`studies.runner.execute`
+runs the rest, :mod:`studies.runner.report` writes the tables and :mod:`studies.runner.cli` is
+the command line every ``studies/*.py`` script shares.
 """
 from __future__ import annotations
 
@@ -19,12 +20,20 @@ from typing import Any, Mapping
 
 from maskpose_core.config import ExperimentConfig, apply_overrides, flatten, hashed_fields, profile_config
 from maskpose_core.data.configs import DATASETS, DataConfig
+from maskpose_core.data.registry import SYNTHETIC
 from maskpose_core.metrics import METRIC_KEYS
 
 KINDS = ("train", "baseline", "reference", "unavailable")
-VIEWS = ("plain", "flip", "spp")      # val/<key>, val/<key † version> (SF), val_spp/<key>
+VIEWS = ("plain", "flip", "spp")      # <split>/<key>, <split>/<key † version> (SF), <split>_spp/<key>
+SPLITS = ("val", "test")              # the metric prefixes fit logs at the end of a run
 LABEL_FREE_KEYS = ("mask_iou", "loss_skeleton")
-SYNTHETIC = ("cmu-mv4", "cmu-3dhp-rig")
+# The registry's SYNTHETIC are built in (no raw folder; data.root is not hashed). Of them,
+# "pseudo" is the two-stage recipe's labelled render source, which the core loads beside a
+# target (recipe.stages): it is no study's data set. SYNTHETIC_RIGS are the synthetic
+# benchmarks a study trains on or evaluates on.
+PSEUDO = "pseudo"
+SYNTHETIC_RIGS = tuple(d for d in SYNTHETIC if d != PSEUDO)
+STUDY_DATASETS = tuple(d for d in DATASETS if d != PSEUDO)
 UNLABELLED = ("wild",)                # data sets without 3D labels (no mean-pose baseline)
 REF = "@"                             # override value "@loss.sigma2": copy that key's value
 _SLUG = {"ψ": "psi", "Δ": "Delta", "σ": "sigma", "²": "2", "†": "flip", "λ": "lambda", "+": "plus"}
@@ -48,13 +57,16 @@ class Metric:
             raise ValueError(f"Metric.key {self.key!r} is not a logged metric; choose one of "
                              f"{METRIC_KEYS + LABEL_FREE_KEYS}")
 
-    def logged_key(self, view: str) -> str:
-        """The MLflow key a row with ``view`` reads (``val/…``, its † version, ``val_spp/…``)."""
+    def logged_key(self, view: str, split: str = "val") -> str:
+        """The MLflow key a row with ``view`` reads on ``split``: ``<split>/…``, its † version,
+        or ``<split>_spp/…`` (``val``: ``val/mpjpe_mm``, ``val/mpjpe_flip_mm``, ``val_spp/mpjpe_mm``)."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         key = self.key
         if view == "flip" and key in METRIC_KEYS:
             stem, unit = key.rsplit("_", 1)
             key = f"{stem}_flip_{unit}" if f"{stem}_flip_{unit}" in METRIC_KEYS else key
-        return f"{'val_spp' if view == 'spp' else 'val'}/{key}"
+        return f"{split}_spp/{key}" if view == "spp" else f"{split}/{key}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +126,7 @@ class Study:
     paper_table: str = ""              # "1" | "2" | "3" | "" (paper_tables.csv ``table``)
     paper_dataset: str = ""            # the data set of the paper's numbers
     budget_hours: float = 0.0          # warn when the estimate exceeds it (0 = none)
+    split: str = "val"                 # the metrics every row reads: <split>/… (Metric.logged_key)
     notes: tuple[str, ...] = ()
 
     def __post_init__(self):
@@ -127,8 +140,10 @@ class Study:
             raise ValueError(f"Study {self.name!r}: duplicate row names {dup}")
         if self.seeds < 1:
             raise ValueError(f"Study.seeds must be >= 1, got {self.seeds}")
-        if self.dataset not in DATASETS:
-            raise ValueError(f"Study.dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.dataset not in STUDY_DATASETS:
+            raise ValueError(f"Study.dataset must be one of {STUDY_DATASETS}, got {self.dataset!r}")
+        if self.split not in SPLITS:
+            raise ValueError(f"Study.split must be one of {SPLITS}, got {self.split!r}")
 
     def select(self, names: list[str] | None) -> "Study":
         """Only the rows named (``--rows``); an unknown name raises listing the valid ones."""
@@ -270,64 +285,3 @@ def training_runs(plan: list[Planned]) -> list[tuple[str, Planned]]:
 
 def planned_seeds(plan: list[Planned], row: Row) -> int:
     return sum(1 for p in plan if p.row.name == row.name)
-
-
-# ---------------------------------------------------------------- what several studies share
-
-# Quick-profile budget of every study (so their identical rows share runs — Table 3's "Full" is
-# Table 1's "Ours" and Table 2's training). Measured on this 2-core machine (2026-12-02): at the
-# quick profile the mask-trained detector reaches its plateau within ≈ 80 steps of 32 moments and
-# stays there (val MPJPE † 230 → 230 → 235 mm over 3 × 80 steps), so 3 epochs × 80 steps
-# (7,680 moments, ≈ 3.5 min at 38 moments/s) with 200 val moments between epochs; the ablation's
-# trainings then fit its 3 h budget (the dry run prints the estimate).
-QUICK_BUDGET = {"quick": {"train.epochs": 3, "train.steps_per_epoch": 80, "train.val_samples": 200}}
-EVAL_ONLY_TRAIN_FRAMES = 64     # an evaluation-only synthetic set: its train split is never used
-
-BASELINE = Row(name="mean-pose baseline", kind="baseline", group="baselines",
-               note="the mean root-relative training pose at the ground-truth root; no training")
-REFERENCE = Row(name="supervised reference", kind="reference", seeds=1, group="baselines",
-                overrides={"loss.mode": "supervised_reference"},
-                note="the same network trained on 3D labels: an upper reference, not the method")
-
-MPJPE = Metric("mpjpe_mm", "MPJPE (mm)", paper="mpjpe_mm")
-MPJPE_FLIP = Metric("mpjpe_flip_mm", "MPJPE † (mm)")
-P_MPJPE = Metric("p_mpjpe_mm", "P-MPJPE (mm)", paper="p_mpjpe_mm")
-AR = Metric("ambiguity_ratio_pct", "AR (%)", paper="ambiguity_ratio_pct", digits=2)
-TABLE3_METRICS = (MPJPE, AR, MPJPE_FLIP, Metric("n_mpjpe_flip_mm", "N-MPJPE † (mm)"),
-                  Metric("p_mpjpe_mm", "P-MPJPE (mm)"), Metric("p_mpjpe_flip_mm", "P-MPJPE † (mm)"),
-                  Metric("err2d_flip_pct", "2D † (% crop)", digits=2))
-
-
-def table3_rows(seeds: int = 3) -> tuple[Row, ...]:
-    """The paper's Table 3 (shape-reconstruction ablation); ``Full`` is the base config.
-
-    Without G there are no silhouette tips, so the rows without G also drop the extremity term.
-    """
-    group = "Table 3"
-    no_g = {"loss.geodesic": False, "loss.extremity_weight": 0.0}
-    return (Row(name="wo ψ,G,Δ", seeds=seeds, group=group, paper="wo psi, G, Delta",
-                overrides={"model.physique": False, **no_g, "loss.delta": False}),
-            Row(name="wo ψ,G", seeds=seeds, group=group, paper="wo psi, G",
-                overrides={"model.physique": False, **no_g}),
-            Row(name="wo G", seeds=seeds, group=group, paper="wo G", overrides=no_g),
-            Row(name="Full", seeds=seeds, group=group, paper="Full"),
-            Row(name="Full, no template", seeds=seeds, group=group,
-                overrides={"model.init_prior": "none", "loss.template_weight": 0.0},
-                note="Full without the template (T: init prior and articulation prior): the paper's "
-                     "prior-free setting"))
-
-
-TABLE3_STUDY = Study(
-    name="table3_shape",
-    title="Table 3 — shape reconstruction ablation (MPJPE, Ambiguity Ratio)",
-    rows=table3_rows(seeds=3) + (BASELINE, REFERENCE),
-    metrics=TABLE3_METRICS,
-    seeds=3,
-    profile_base=QUICK_BUDGET,
-    paper_table="3",
-    paper_dataset="Human3.6M",
-    notes=("AR (Ambiguity Ratio): per joint, how many of the C views swap it with its left/right "
-           "partner, min(k, C−k)/C averaged (authors' code); lower is better.",
-           "MPJPE † and P-MPJPE are not in the paper's Table 3; † is the better of a prediction and "
-           "its left-right mirror, per sample."),
-)

@@ -1,0 +1,91 @@
+"""A study's runs in MLflow: which exist, which one stands for a hash, which are finished, and
+how long a training of a given size took here.
+
+A run's identity is its ``config_hash`` tag (:mod:`studies.runner.plan`). ``runs_frame`` reads
+every run that carries one in a single query; ``pick_runs`` keeps one per hash (the newest
+FINISHED, else the newest of any status); ``finished_ids`` is what the runner skips. A run is
+*finished* when MLflow says FINISHED — a FAILED, KILLED or RUNNING one is re-run (a training
+resumes from its checkpoint in the same MLflow run, :func:`orchestration.train.run_training`).
+"""
+from __future__ import annotations
+
+import statistics
+
+import pandas as pd
+
+from maskpose_core.config import ExperimentConfig
+
+RESULT_KINDS = ("eval", "baseline")      # runs without training that hold a table's numbers
+
+
+def runs_frame(uri: str) -> pd.DataFrame:
+    """Every run with a ``config_hash`` tag, in every experiment (one query)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    df = mlflow.search_runs(search_all_experiments=True, filter_string="tags.config_hash != ''")
+    if df.empty:
+        return pd.DataFrame(columns=["run_id", "status", "start_time", "end_time", "tags.config_hash"])
+    # a training carries its flattened config as params; evals/baselines say their kind. Others
+    # tagged with a config hash (a sweep's parent run) hold no result of that config.
+    kind = df["tags.kind"] if "tags.kind" in df else pd.Series("", index=df.index)
+    trained = df["params.profile"].notna() if "params.profile" in df else False
+    return df[kind.isin(RESULT_KINDS) | trained].reset_index(drop=True)
+
+
+def pick_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """One run per hash: the newest FINISHED one, else the newest of any status; indexed by hash."""
+    if df.empty:
+        return df.set_index("tags.config_hash")
+    ranked = df.assign(_done=df["status"].eq("FINISHED")).sort_values(["_done", "start_time"],
+                                                                      ascending=[False, False])
+    return ranked.drop_duplicates("tags.config_hash").set_index("tags.config_hash")
+
+
+def finished_ids(picked: pd.DataFrame) -> dict[str, str]:
+    """{hash: run id} of the hashes that have a FINISHED run."""
+    done = picked[picked["status"] == "FINISHED"] if not picked.empty else picked
+    return {h: str(r["run_id"]) for h, r in done.iterrows()}
+
+def finished_runs(uri: str) -> dict[str, str]:
+    """{hash: run id} of every hash with a FINISHED run in the store at ``uri``."""
+    return finished_ids(pick_runs(runs_frame(uri)))
+
+
+# ---------------------------------------------------------------- how long a training takes here
+
+# Fallback estimate when MLflow has no finished run of the same size: seconds per training
+# step and fixed seconds per run (start-up, final full evaluation, figure, checkpoint), measured
+# on this project's 2-core CPU machine (2026-12-02, `studies/table3_shape.py --seeds 1`: 76–88 s
+# per 80-step epoch, 286–302 s per 240-step training with ψ; see studies.definitions.QUICK_BUDGET).
+STEP_S = {"smoke": 0.5, "quick": 1.0}
+FIXED_S = {"smoke": 4.0, "quick": 50.0}
+SIZE_PARAMS = ("train.epochs", "train.steps_per_epoch", "data.train_frames", "optim.batch_size",
+               "model.backbone", "data.image_size", "train.device")
+
+
+def _steps(cfg: ExperimentConfig) -> int:
+    per_epoch = cfg.train.steps_per_epoch or max(cfg.data.train_frames // cfg.optim.batch_size, 1)
+    return cfg.train.epochs * per_epoch
+
+
+def estimate_run_s(frame, cfg: ExperimentConfig) -> tuple[float | None, str]:
+    """Seconds one training of ``cfg``'s size takes here: the median of finished runs of the same
+    profile and size in ``frame`` (:func:`runs_frame`), else the measured per-step fallback (None for unknown)."""
+    if not frame.empty and "tags.profile" in frame:
+        kind = frame["tags.kind"].fillna("train") if "tags.kind" in frame else "train"
+        same = frame[(frame["status"] == "FINISHED") & (frame["tags.profile"] == cfg.profile) & (kind == "train")]
+        flat = {"train.epochs": cfg.train.epochs, "train.steps_per_epoch": cfg.train.steps_per_epoch,
+                "data.train_frames": cfg.data.train_frames, "optim.batch_size": cfg.optim.batch_size,
+                "model.backbone": cfg.model.backbone, "data.image_size": cfg.data.image_size,
+                "train.device": cfg.train.device}
+        for key in SIZE_PARAMS:
+            col = f"params.{key}"
+            same = same[same[col] == str(flat[key])] if col in same else same.iloc[0:0]
+        if len(same):
+            secs = [(e - s).total_seconds() for s, e in zip(same["start_time"], same["end_time"])]
+            return statistics.median(secs), f"median of {len(secs)} finished {cfg.profile} runs of this size here"
+    if cfg.profile in STEP_S:
+        return FIXED_S[cfg.profile] + STEP_S[cfg.profile] * _steps(cfg), \
+            f"{_steps(cfg)} steps × {STEP_S[cfg.profile]} s + {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
+    return None, f"no estimate for profile {cfg.profile!r} (no finished run of this size yet)"

@@ -1,0 +1,47 @@
+"""The command line every study script shares: bad input exits 2 before any work (no report,
+no checkpoint folder), a bad paper table keeps the old report, ``--dry-run`` runs nothing."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from studies.runner.plan import plan_study
+from studies.runner.report import default_paper_csv
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["loss.lambda_x=1"], "loss.lambda_x"),
+    (["--rows", "Fulll"], "unknown row"),
+    (["--dataset", "h36m"], "--raw-root"),
+    (["--dataset", "3dhp", "--raw-root", "/no/such/folder"], "/no/such/folder"),
+    (["--parallel", "2"], "tracking server"),
+    (["--dataset", "pseudo"], "invalid choice: 'pseudo'"),
+])
+def test_bad_command_lines_exit_2_before_any_work(argv, message, store, run_study, capsys):
+    assert run_study("table3_shape", store.args(*argv)) == 2
+    assert message in capsys.readouterr().err
+    assert not store.reports.exists() and not store.storage.exists()
+
+
+def test_paper_table_with_a_missing_column_is_refused_and_the_old_report_kept(store, run_study, capsys, tmp_path):
+    good = tmp_path / "good.csv"
+    lines = default_paper_csv().read_text().splitlines()
+    good.write_text("\n".join(",".join(c for i, c in enumerate(l.split(",")) if i != 14) for l in lines[:1]) + "\n")
+    store.reports.mkdir(parents=True)
+    (store.reports / "table3_shape.md").write_text("a good table")
+    assert run_study("table3_shape", store.args("--paper-csv", str(good))) == 2
+    assert "ambiguity_ratio_pct" in capsys.readouterr().err
+    assert (store.reports / "table3_shape.md").read_text() == "a good table"
+
+
+def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, load_study, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    assert run_study("ablation", store.args("--dry-run", profile="quick", seeds=None)) == 0
+    out = capsys.readouterr().out
+    plan = plan_study(load_study("ablation")["STUDY"], profile="quick")
+    assert all(p.hash[:12] in out for p in plan)
+    assert "29 distinct trainings" in out and "to run: 29 trainings" in out and "estimate: 29 ×" in out
+    assert not store.reports.exists()
