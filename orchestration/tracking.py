@@ -91,8 +91,11 @@ def client(uri: str):
 
 
 def run_url(uri: str, experiment_id: str, run_id: str) -> str:
-    """Where a person looks at the run (a server's page, or ``mlflow ui`` for SQLite)."""
-    page = f"#/experiments/{experiment_id}/runs/{run_id}"
+    """Where a person looks at the run (a server's page, or ``mlflow ui`` for SQLite).
+
+    MLflow 3.17's UI opens every experiment on its GenAI view unless the link says
+    ``workflowType=machine_learning`` (the experiment-kind tag is not read: docs/stack.md)."""
+    page = f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
     if uri.startswith(("http://", "https://")):
         return f"{uri.rstrip('/')}/{page}"
     return f"http://127.0.0.1:5000/{page}  (run: mlflow ui --backend-store-uri {uri})"

@@ -47,8 +47,8 @@ def test_plain_train_logs_to_mlflow_and_eval_reads_its_checkpoint(capsys, smoke_
     lines = capsys.readouterr().out.strip().splitlines()
     metrics = json.loads(lines[-1])                      # one JSON line, last
     assert "val/mpjpe_mm" in metrics and "val/mask_iou" in metrics
-    assert lines[-2].startswith("MLflow run: http://")
-    run_id = lines[-2].split("/runs/")[1].split()[0]
+    assert lines[-2].startswith("MLflow run: http://") and "?workflowType=machine_learning" in lines[-2]
+    run_id = lines[-2].split("/runs/")[1].split()[0].split("?")[0]
     run = tracking.client(tracking_uri).get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags["workers"] == "0"
     assert tracking.metric_steps(tracking_uri, run_id, "train/loss") == [0, 1]

@@ -31,7 +31,7 @@ def test_maskpose_train_two_workers_logs_one_complete_run(ray_cluster, smoke_dat
     wall = time.perf_counter() - t0
     lines = capsys.readouterr().out.strip().splitlines()
     final = json.loads(lines[-1])                                   # the metrics, one JSON line, last
-    run_id = lines[-2].split("/runs/")[1].split()[0]               # "MLflow run: <url>"
+    run_id = lines[-2].split("/runs/")[1].split()[0].split("?")[0]               # "MLflow run: <url>"
     with capsys.disabled():
         print(f"\n2-worker smoke fit via maskpose train: {wall:.1f} s wall")
     run = tracking.client(tracking_uri).get_run(run_id)
