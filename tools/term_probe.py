@@ -23,9 +23,9 @@ import torch
 
 from maskpose_core.config import apply_overrides, parse_overrides, profile_config
 from maskpose_core.data.registry import load_data
-from maskpose_core.loss.objective import TERMS, MaskObjective
+from maskpose_core.loss.objective import MaskObjective
 from maskpose_core.skeleton import JOINT_NAMES, NUM_JOINTS
-from maskpose_core.train.checkpoint import config_of, load_checkpoint, model_from_checkpoint
+from maskpose_core.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 
 def _terms_at(obj: MaskObjective, net, batch, joints_cam, xy, sigma2):
@@ -57,20 +57,23 @@ def _pull(obj: MaskObjective, net, batch, joints_cam, xy, gt_cam, sigma2):
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     p.add_argument("--samples", type=int, default=128)
+    p.add_argument("--data-root", default="", help="built-data root (default: the project's data/)")
     p.add_argument("overrides", nargs="*", help="loss.* overrides of the terms' settings")
     args = p.parse_args(argv)
+    if args.samples < 1:
+        p.error("--samples must be >= 1")
     state = load_checkpoint(args.checkpoint)
     net, ckpt_cfg = model_from_checkpoint(state)
     over = parse_overrides(args.overrides)
     cfg = profile_config(args.profile)                                   # the target's val split
     loss_cfg = apply_overrides(ckpt_cfg, over).loss                      # the terms as configured
     obj = MaskObjective(loss_cfg, image_size=cfg.data.image_size, num_landmarks=ckpt_cfg.model.num_landmarks)
-    data = load_data(cfg.data, progress=False)
+    data = load_data(cfg.data, root=args.data_root or None, progress=False)
     loader = torch.utils.data.DataLoader(data.val, batch_size=args.samples)
     batch = next(iter(loader))
     with torch.no_grad():
@@ -79,19 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     sigma2 = loss_cfg.sigma2
     at_pred = _terms_at(obj, net, batch, joints_cam, xy, sigma2)
     at_gt = _terms_at(obj, net, batch, gt_cam, gt_xy, sigma2)
+    _print(args, gt_cam, at_pred, at_gt, _pull(obj, net, batch, joints_cam, xy, gt_cam, sigma2))
+    return {"at_truth": {k: float(v.mean()) for k, v in at_gt.items()},
+            "at_prediction": {k: float(v.mean()) for k, v in at_pred.items()}}
+
+
+def _print(args, gt_cam, at_pred, at_gt, pull) -> None:
     print(f"# term probe: {args.checkpoint}, {len(gt_cam)} val moments × {gt_cam.shape[1]} views\n")
     print("| term | loss at truth | loss at prediction | samples preferring the truth |")
     print("|---|---|---|---|")
     for name in at_pred:
         prefers = float((at_gt[name] < at_pred[name]).float().mean()) * 100
         print(f"| {name} | {at_gt[name].mean():.4f} | {at_pred[name].mean():.4f} | {prefers:.0f} % |")
-    pull = _pull(obj, net, batch, joints_cam, xy, gt_cam, sigma2)
     print("\n| term | " + " | ".join(JOINT_NAMES) + " | mean |")
     print("|---|" + "---|" * (NUM_JOINTS + 1))
     for name, cos in pull.items():
         print(f"| {name} | " + " | ".join(f"{c:+.2f}" for c in cos.tolist()) + f" | {cos.mean():+.2f} |")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit(0)
