@@ -18,6 +18,7 @@ from maskpose_core import metrics as M
 from maskpose_core.skeleton import LEFT_RIGHT_PAIRS, NUM_JOINTS
 
 Tensor = torch.Tensor
+ORACLE_KEYS = ("oracle_mpjpe_mm", "oracle_p_mpjpe_mm", "oracle_error_2d_pct", "oracle_swapped_pct")
 
 
 def _partner() -> list[int]:

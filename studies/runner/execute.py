@@ -175,6 +175,8 @@ def baseline_run(study: Study, p: Planned, opts: ExecOptions) -> str:
     val = train if p.eval_data == p.cfg.data else load_data(p.eval_data, root=opts.data_root or None,
                                                             progress=False)
     metrics = {f"val/{k}": v for k, v in mean_pose_metrics(train.train, val.val).items()}
+    if val.test is not None:     # the split reported numbers come from
+        metrics.update({f"test/{k}": v for k, v in mean_pose_metrics(train.train, val.test).items()})
     params = {**{f"train.data.{k}": v for k, v in flatten(p.cfg.data).items()},
               **{f"eval.data.{k}": v for k, v in flatten(p.eval_data).items()}}
     run_id = _open_run(study, p, opts.tracking_uri, kind="baseline", dataset=p.eval_data.dataset,

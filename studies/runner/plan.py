@@ -22,6 +22,7 @@ from maskpose_core.config import ExperimentConfig, apply_overrides, flatten, has
 from maskpose_core.data.configs import DATASETS, DataConfig
 from maskpose_core.data.registry import SYNTHETIC
 from maskpose_core.metrics import METRIC_KEYS
+from maskpose_core.metrics_oracle import ORACLE_KEYS
 
 KINDS = ("train", "baseline", "reference", "unavailable")
 VIEWS = ("plain", "flip", "spp")      # <split>/<key>, <split>/<key † version> (SF), <split>_spp/<key>
@@ -53,9 +54,9 @@ class Metric:
     digits: int = 1
 
     def __post_init__(self):
-        if self.key not in METRIC_KEYS + LABEL_FREE_KEYS:
+        if self.key not in METRIC_KEYS + LABEL_FREE_KEYS + ORACLE_KEYS:
             raise ValueError(f"Metric.key {self.key!r} is not a logged metric; choose one of "
-                             f"{METRIC_KEYS + LABEL_FREE_KEYS}")
+                             f"{METRIC_KEYS + LABEL_FREE_KEYS + ORACLE_KEYS}")
 
     def logged_key(self, view: str, split: str = "val") -> str:
         """The MLflow key a row with ``view`` reads on ``split``: ``<split>/…``, its † version,

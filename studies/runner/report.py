@@ -172,6 +172,8 @@ def render_markdown(study: Study, summary: pd.DataFrame, runs: pd.DataFrame, pap
     head = [f"# {study.title}", "",
             f"- command: `{ctx.command}`",
             f"- data set: {ctx.dataset}",
+            f"- split the numbers are on: {study.split}" + (" (choices were made on val)" if study.split == "test"
+                                                            else " (the split choices are made on)"),
             f"- paper's numbers: {study.paper_dataset or 'none'} (their data set and budget; separate "
             "`paper …` columns, not comparable one-to-one)" if study.paper_table else "- paper's numbers: none",
             f"- profile: {ctx.profile}; study overrides: {extra or 'none'}; command-line overrides: "

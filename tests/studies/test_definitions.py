@@ -81,3 +81,25 @@ def test_tune_dry_run_before_the_sweep_shows_the_tuned_row_as_not_run(store, run
     assert run_study("tune_lambdas", store.args("--dry-run")) == 0
     out = capsys.readouterr().out
     assert "tuned" in out and "not run: sweep tune_lambdas-smoke" in out
+
+
+def test_the_recipe_study_reads_test_and_its_stage2_rows_share_stage1():
+    import importlib.util
+    from pathlib import Path
+
+    from maskpose_core.config import apply_overrides, profile_config
+    from maskpose_core.train.two_stage import stage1_config
+
+    spec = importlib.util.spec_from_file_location(
+        "recipe_study", Path(__file__).resolve().parents[2] / "studies" / "recipe.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.STUDY.split == "test"
+    rows = {r.name: r for r in mod.STUDY.rows}
+    base = profile_config("quick")
+    key = lambda name: stage1_config(apply_overrides(base, dict(rows[name].overrides))).hash   # noqa: E731
+    # the masks-off control, Full and wo G start from the same stage 1; wo ψ has its own (another model)
+    assert key("pseudo only (stage 1)") == key("stage 2, masks off") == key("stage 2, Full") == key("stage 2, wo G")
+    assert key("stage 2, wo ψ,G") != key("stage 2, Full")
+    # the reference gets stage 1 + stage 2 steps
+    assert rows["target REFERENCE (3D labels)"].overrides["train.epochs"] == 2 * 3
