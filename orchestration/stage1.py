@@ -16,18 +16,13 @@ splits, logged as a finished run with the same params and tags as any training r
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import shutil
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:          # not POSIX: no cross-process lock
-    fcntl = None
-
 from maskpose_core.config import ExperimentConfig
+from maskpose_core.file_lock import file_lock
 from maskpose_core.train.two_stage import check_stage1, stage1_config
 
 log = logging.getLogger(__name__)
@@ -38,20 +33,6 @@ CACHE_DIR = "stage1-cache"
 
 def cache_path(cfg: ExperimentConfig, storage: Path) -> Path:
     return Path(storage) / CACHE_DIR / f"stage1-{stage1_config(cfg).hash}.pt"
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _reuse(cfg: ExperimentConfig, path: Path) -> Path:
@@ -69,7 +50,7 @@ def ensure_stage1(cfg: ExperimentConfig, opts, *, storage: Path, cluster: dict |
     path = cache_path(cfg, storage)
     if path.is_file():
         return _reuse(cfg, path)
-    with _locked(path.with_name(f".{path.name}.lock")):
+    with file_lock(path.with_name(f".{path.name}.lock")):
         if path.is_file():                       # another row trained it meanwhile
             return _reuse(cfg, path)
         s1 = stage1_config(cfg)

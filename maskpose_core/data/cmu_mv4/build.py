@@ -24,10 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:          # not POSIX: no cross-process lock
-    fcntl = None
 
 import numpy as np
 
@@ -41,6 +37,7 @@ from maskpose_core.data.cmu_mv4.frames import PoseSource, load_poses, select_fra
 from maskpose_core.data.cmu_mv4.moment import render_moment
 from maskpose_core.data.cmu_mv4.rig import RIGS
 from maskpose_core.data.configs import DataConfig
+from maskpose_core.file_lock import file_lock
 from maskpose_core.data.geodesic import UnusableMask
 from maskpose_core.data.packed import expected_shapes, write_packed
 from maskpose_core.skeleton import NUM_JOINTS
@@ -152,20 +149,6 @@ def _meta(gen: GeneratorConfig, folder: Path, src: PoseSource, frames: dict, sec
     }
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    """Exclusive advisory lock on ``path`` (created if missing) for the ``with`` body."""
-    if fcntl is None:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build_cmu_mv4(data_cfg: DataConfig, *, root: Path, workers: int | None = None,
                   progress: bool = True) -> Path:
     """Build the synthetic benchmark of ``data_cfg`` under ``root``; return its folder.
@@ -182,7 +165,7 @@ def build_cmu_mv4(data_cfg: DataConfig, *, root: Path, workers: int | None = Non
     if workers < 1:
         raise ValueError(f"build_cmu_mv4: workers must be >= 1 (or None = all cores), got {workers}")
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / f".{folder.name}.lock"):
+    with file_lock(root / f".{folder.name}.lock"):
         if not _complete(folder, gen):       # another process may have built it meanwhile
             _build(gen, folder, workers, progress)
     return folder
