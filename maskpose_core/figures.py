@@ -4,7 +4,9 @@
 
     image | GT mask | M_skel | M_phys (or blank) | image + GT skeleton (green, wider, below) + prediction (red)
 
-Left limbs are drawn in a lighter shade of their colour so a left-right swap is visible.
+under a row of column titles, with a legend of the skeleton colours below the last row
+(``labelled=False`` leaves both out). Left limbs are drawn in a lighter shade of their
+colour so a left-right swap is visible.
 Every cell is a P×P square, P the smallest multiple of the image side S that is ≥ 128 px
 and ≥ the mask side R; images are upsampled by nearest neighbour, masks by nearest-
 neighbour index mapping. :func:`write_png` stores an RGB uint8 array as a PNG with zlib
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from maskpose_core.figure_text import GLYPH_H_PX, draw_text, text_width
 from maskpose_core.skeleton import JOINT_NAMES, TREE_BONES
 
 MIN_CELL_PX = 128   # cells are at least this large so thin bones stay visible
@@ -34,6 +37,12 @@ COLORS = {  # (right/centre, left) shade per skeleton
     "pred": ((220, 0, 0), (255, 160, 160)),
 }
 CELLS_PER_ROW = 5
+# Column titles (the physique cell says when ψ is off) and the legend under the rows.
+TITLES = ("image", "GT mask", "skeleton mask", "physique mask", "GT vs predicted")
+TITLE_NO_PHYSIQUE = "physique: off"   # (fits a 128 px cell: 13 glyphs)
+LEGEND = (("gt", 0, "GT right"), ("gt", 1, "GT left"), ("pred", 0, "predicted right"), ("pred", 1, "predicted left"))
+LABEL_PAD_PX = 3
+TEXT_GRAY = 0
 
 
 def _check(name: str, x, ndim: int, shape_doc: str) -> np.ndarray:
@@ -110,7 +119,8 @@ def cell_size(image_px: int, mask_px: int) -> int:
     return image_px * math.ceil(max(MIN_CELL_PX, mask_px) / image_px)
 
 
-def draw_samples(images, masks_gt, masks_skel, masks_phys, pred_2d_norm, gt_2d_norm) -> np.ndarray:
+def draw_samples(images, masks_gt, masks_skel, masks_phys, pred_2d_norm, gt_2d_norm, *,
+                 labelled: bool = True) -> np.ndarray:
     """One row per sample; returns an (H, W, 3) uint8 figure.
 
     images       (N, 3, S, S) float RGB in [0, 1]
@@ -118,7 +128,8 @@ def draw_samples(images, masks_gt, masks_skel, masks_phys, pred_2d_norm, gt_2d_n
     masks_skel   (N, R, R) skeleton mask M_skel (>= 0; a sum mask may exceed 1)
     masks_phys   (N, R, R) physique mask M_phys in [0, 1], or None (cell left blank)
     pred_2d_norm, gt_2d_norm  (N, J, 2) joints in normalised crop coords [-1, 1]
-    H = N·P + (N−1)·GAP_PX and W = 5·P + 4·GAP_PX with P = :func:`cell_size` (S, R).
+    H = N·P + (N−1)·GAP_PX and W = 5·P + 4·GAP_PX with P = :func:`cell_size` (S, R), plus
+    :func:`label_height` above and below when ``labelled``.
     """
     img = _check("images", images, 4, "(N, 3, S, S)")
     n, s = img.shape[0], img.shape[-1]
@@ -155,7 +166,31 @@ def draw_samples(images, masks_gt, masks_skel, masks_phys, pred_2d_norm, gt_2d_n
         for k, cell in enumerate(cells):
             x0 = k * (p + GAP_PX)
             fig[y0:y0 + p, x0:x0 + p] = cell
-    return fig
+    return _with_labels(fig, p, physique=m_ph is not None) if labelled else fig
+
+
+def label_height() -> int:
+    """Pixels a title row (and the legend row) adds to the figure."""
+    return GLYPH_H_PX + 2 * LABEL_PAD_PX
+
+
+def _with_labels(grid: np.ndarray, p: int, *, physique: bool) -> np.ndarray:
+    """``grid`` between a row of column titles and a legend row of colour swatches."""
+    band = label_height()
+    w = grid.shape[1]
+    head = np.full((band, w, 3), GAP_GRAY, np.uint8)
+    for k, title in enumerate(TITLES):
+        text = title if physique or k != 3 else TITLE_NO_PHYSIQUE
+        x0 = k * (p + GAP_PX)
+        draw_text(head, text, x=x0 + max(0, (p - text_width(text)) // 2), y=LABEL_PAD_PX, color=(TEXT_GRAY,) * 3)
+    foot = np.full((band, w, 3), GAP_GRAY, np.uint8)
+    x = LABEL_PAD_PX
+    for which, shade, text in LEGEND:
+        foot[LABEL_PAD_PX + 2:band - LABEL_PAD_PX - 2, x:x + GLYPH_H_PX - 4] = COLORS[which][shade]
+        x += GLYPH_H_PX
+        draw_text(foot, text, x=x, y=LABEL_PAD_PX, color=(TEXT_GRAY,) * 3)
+        x += text_width(text) + 2 * GLYPH_H_PX
+    return np.concatenate([head, grid, foot], axis=0)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

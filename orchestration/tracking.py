@@ -11,13 +11,16 @@ Everything goes through ``MlflowClient`` with an explicit URI: no global run, no
 """
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +106,14 @@ def run_url(uri: str, experiment_id: str, run_id: str) -> str:
 
 # ---------------------------------------------------------------- experiments and runs
 
+# What the MLflow 3 UI would read to open an experiment on its training view. 3.17.2 does not
+# read it yet (it keys the view on ``?workflowType=`` and the browser's localStorage:
+# docs/stack.md), so every printed link carries the parameter too; the tag is set for the
+# versions that do.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
 def ensure_experiment(uri: str, name: str) -> str:
     """The id of experiment ``name``, created with an explicit artifact location if new."""
     from mlflow.exceptions import MlflowException
@@ -111,7 +122,8 @@ def ensure_experiment(uri: str, name: str) -> str:
     exp = c.get_experiment_by_name(name)
     if exp is None:
         try:
-            return c.create_experiment(name, artifact_location=artifact_location(uri, name))
+            return c.create_experiment(name, artifact_location=artifact_location(uri, name),
+                                       tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
         except MlflowException as err:   # another process created it between the two calls
             exp = c.get_experiment_by_name(name)
             if exp is None:
@@ -135,13 +147,38 @@ def git_state(root: Path | None = None) -> dict[str, str]:
         return {"git_commit": "unknown", "git_dirty": "unknown"}
 
 
-def run_tags(cfg, *, study: str, variant: str, dataset_hash: str, extra: dict | None = None) -> dict[str, str]:
-    """The tags every training run carries (the study runner and reports select on them)."""
+def source_name(argv0: str | None = None) -> str:
+    """What started this process, as MLflow's "Source" column shows it: the script relative to
+    the project (``studies/recipe.py``), ``maskpose`` for the command line, else its name."""
+    path = Path(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else ""))
+    if not path.name or path.name in ("-c", "-m"):
+        return "python"
+    if path.name == "maskpose":               # the console script, wherever it is installed
+        return "maskpose"
+    try:
+        return str(path.resolve().relative_to(project_root()))
+    except ValueError:
+        return path.name
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's own fields of a run's origin: Source, User and the git commit (run page)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = "unknown"
     git = git_state()
+    return {"mlflow.source.name": source_name(), "mlflow.source.type": "LOCAL", "mlflow.user": user,
+            "mlflow.source.git.commit": git["git_commit"], **git}
+
+
+def run_tags(cfg, *, study: str, variant: str, dataset_hash: str, extra: dict | None = None) -> dict[str, str]:
+    """The tags every run of a study carries, training or not (the runner and reports select
+    on them; MLflow's Source, User and git columns read the ``mlflow.*`` ones)."""
     tags = {
         "study": study, "variant": variant, "seed": str(cfg.seed), "config_hash": cfg.hash,
         "profile": cfg.profile, "dataset": cfg.data.dataset, "dataset_hash": dataset_hash,
-        **git, "mlflow.source.git.commit": git["git_commit"],
+        **source_tags(),
     }
     tags.update({k: str(v) for k, v in (extra or {}).items()})
     return tags
@@ -168,6 +205,40 @@ def create_run(uri: str, experiment_id: str, *, run_name: str, tags: dict[str, s
     if config is not None:
         c.log_dict(run.info.run_id, config, "config.json")
     return run.info.run_id
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """One split of a data set a run read, as MLflow's "Datasets" column and run page show it:
+    ``<name>/<split>`` with the data set's hash as digest (MLflow keeps one input per name and
+    digest, so the split is in the name).
+
+    ``context`` is MLflow's ``mlflow.data.context`` (training | evaluation); ``profile``
+    is a short JSON of what a reader needs (split, moments, views, profile)."""
+    name: str
+    digest: str
+    source: str
+    context: str
+    split: str
+    profile: dict = field(default_factory=dict)
+
+
+def log_datasets(uri: str, run_id: str, refs: list[DatasetRef]) -> None:
+    """Log ``refs`` as the run's dataset inputs (once each: a resumed run logs none twice)."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    have = {(d.dataset.name, d.dataset.digest) for d in (client(uri).get_run(run_id).inputs.dataset_inputs or [])}
+    todo = []
+    for ref in refs:
+        tags = [InputTag("mlflow.data.context", ref.context), InputTag("split", ref.split)]
+        if (f"{ref.name}/{ref.split}", ref.digest) in have:
+            continue
+        ds = Dataset(name=f"{ref.name}/{ref.split}", digest=ref.digest, source_type="local",
+                     source=json.dumps({"uri": ref.source}),
+                     profile=json.dumps({"split": ref.split, **ref.profile}, sort_keys=True))
+        todo.append(DatasetInput(ds, tags=tags))
+    if todo:
+        client(uri).log_inputs(run_id, datasets=todo)
 
 
 def reopen_run(uri: str, run_id: str, params: dict[str, Any]) -> None:

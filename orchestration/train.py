@@ -8,8 +8,8 @@
    (gloo on CPU, NCCL on GPU) with a checkpoint per epoch and ``FailureConfig(max_failures)``;
 4. the driver logs the final checkpoint and ends the run FINISHED / FAILED / KILLED.
 
-Run names are deterministic (``<study>/<variant>/seed=<seed>``). The storage folder of a run
-is ``<storage>/<study>_<variant>_seed<seed>_<config hash>``; launching the same run again
+Run names are deterministic (``<variant>/seed=<seed>`` in experiment ``<study>``). The
+storage folder of a run is ``<storage>/<study>_<variant>_seed<seed>_<config hash>``; launching the same run again
 resumes it from its last checkpoint (same MLflow run) unless it had finished, in which case
 the old folder is kept aside and a new run starts.
 """
@@ -74,7 +74,7 @@ class TrainOutcome:
 def run_names(cfg: ExperimentConfig, opts: LaunchOptions) -> tuple[str, str]:
     """(MLflow run name, storage folder name), both deterministic."""
     variant = opts.variant or cfg.hash
-    run_name = f"{opts.study}/{variant}/seed={cfg.seed}"
+    run_name = f"{variant}/seed={cfg.seed}"      # the experiment is the study: no prefix
     folder = re.sub(r"[^A-Za-z0-9_.=-]+", "-", f"{opts.study}_{variant}_seed{cfg.seed}_{cfg.hash}")
     return run_name, folder
 
@@ -121,13 +121,41 @@ def preflight(cfg: ExperimentConfig, opts: LaunchOptions, *, cluster: dict | Non
     return storage, uri, plan
 
 
+def run_params(cfg: ExperimentConfig) -> dict:
+    """The flattened config; a two-stage run adds its stage-1 (pseudo-image) data set under
+    ``stage1.data.*``, the same keys in every row of the recipe."""
+    params = flatten(cfg)
+    if cfg.recipe.uses_pseudo:
+        from maskpose_core.data.registry import pseudo_data_config
+        params.update({f"stage1.data.{k}": v for k, v in flatten(pseudo_data_config(cfg.data)).items()})
+    return params
+
+
+def dataset_refs(name: str, profile: str, data, *, trained_on: bool = True) -> list[tracking.DatasetRef]:
+    """What a run read (MLflow's "Datasets"): the train split of data set ``name`` when the run
+    learned from it (``trained_on``), the split choices are made on (val) and the one numbers
+    are reported on (test); the pseudo images of a two-stage run."""
+    common = {"profile": profile, "views": data.num_views, "image_px": data.val.image_size}
+    splits = [("training", "train", data.train)] if trained_on else []
+    splits += [("evaluation", "val", data.val)] + ([("evaluation", "test", data.test)] if data.test is not None else [])
+    refs = [tracking.DatasetRef(name=name, digest=dataset_hash(data)[:12], source=str(data.folder),
+                                context=ctx, split=split_name, profile={**common, "moments": len(split)})
+            for ctx, split_name, split in splits]
+    if data.pseudo is not None:
+        meta = getattr(data.pseudo, "meta", {}) or {}
+        refs.append(tracking.DatasetRef(name="pseudo", digest=str(meta.get("hash", ""))[:12],
+                                        source=str(getattr(data.pseudo, "folder", "")), context="training",
+                                        split="train", profile={**common, "moments": len(data.pseudo)}))
+    return refs
+
+
 def open_run(cfg: ExperimentConfig, opts: LaunchOptions, *, uri: str, run_dir: Path,
              dataset_hash: str) -> tuple[str, str, bool]:
     """(experiment id, run id, resumed): reuse the unfinished run recorded in ``run_dir``, else
     create a new run (moving a finished run's folder aside)."""
     run_name, _ = run_names(cfg, opts)
     experiment_id = tracking.ensure_experiment(uri, opts.study)
-    params = flatten(cfg)
+    params = run_params(cfg)
     record = run_dir / RUN_RECORD
     if record.is_file():
         old = json.loads(record.read_text())
@@ -157,7 +185,8 @@ def _run_status(uri: str, run_id: str) -> str | None:
         return None
 
 
-def _dataset_hash(data) -> str:
+def dataset_hash(data) -> str:
+    """The built data set's hash (its folder name when its meta has none)."""
     meta = getattr(data.train, "meta", {}) or {}
     return str(meta.get("hash") or Path(data.folder).name)
 
@@ -241,7 +270,8 @@ def run_training(cfg: ExperimentConfig, opts: LaunchOptions, *, callbacks: list 
     run_dir = storage / folder
     extra = {"stage1_checkpoint": str(stage1)} if stage1 is not None else {}
     experiment_id, run_id, _ = open_run(cfg, dataclasses.replace(opts, extra_tags={**opts.extra_tags, **extra}),
-                                        uri=uri, run_dir=run_dir, dataset_hash=_dataset_hash(data))
+                                        uri=uri, run_dir=run_dir, dataset_hash=dataset_hash(data))
+    tracking.log_datasets(uri, run_id, dataset_refs(cfg.data.dataset, cfg.profile, data))
     spec = WorkerSpec(flat_config=flatten(cfg), tracking_uri=uri, run_id=run_id,
                       data_root=str(Path(data.folder).parent), run_dir=str(run_dir),
                       system_metrics=opts.system_metrics, init_checkpoint=str(stage1) if stage1 else "")

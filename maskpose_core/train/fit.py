@@ -199,7 +199,8 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
                  "optimizer": copy.deepcopy(opt.state_dict()),
                  "epoch": epoch, "step": step, "rng_torch": torch.get_rng_state(),
                  "spp": spp.state_dict() if spp is not None else None}
-        figure = val_figure(net, data.val, cfg) if is_last and hooks.rank == 0 else None
+        # every epoch, so a run can be watched in MLflow (figures/val_epochNNN.png); rank 0 only
+        figure = val_figure(net, data.val, cfg) if hooks.rank == 0 else None
         if hooks.report is not None:
             hooks.report(EpochReport(epoch=epoch, metrics=metrics, state=state, figure=figure, is_last=is_last))
     return metrics

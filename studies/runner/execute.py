@@ -18,7 +18,7 @@ from typing import Any
 from maskpose_core.config import flatten, profile_config, unflatten
 from maskpose_core.data.configs import DataConfig
 from orchestration import tracking
-from orchestration.train import LaunchOptions, run_training
+from orchestration.train import LaunchOptions, dataset_hash, dataset_refs, run_training
 from studies.runner.plan import Planned, Study, training_runs
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,13 @@ def launch_options(study: Study, p: Planned, opts: ExecOptions, *, workers: int)
                          storage_path=opts.storage_path, study=study.name, variant=p.row.slug,
                          tracking_uri=opts.tracking_uri, data_root=opts.data_root,
                          ray_address=opts.ray_address,
-                         extra_tags={"kind": "train", "row": p.row.name, "runner": "study"})
+                         extra_tags={"kind": "train", "row": p.row.name, "runner": "study",
+                                     "mlflow.source.name": study_source(study)})
+
+
+def study_source(study: Study) -> str:
+    """MLflow's "Source" of every run a study makes: its script, as a user runs it."""
+    return f"studies/{study.name}.py"
 
 
 def train_task(flat_config: dict[str, Any], launch: dict[str, Any]) -> str:
@@ -109,17 +115,34 @@ def _run_parallel(study: Study, todo: list[Planned], opts: ExecOptions) -> dict[
 # ---------------------------------------------------------------- runs without training
 
 def _open_run(study: Study, p: Planned, uri: str, *, kind: str, dataset: str, extra: dict,
-              params: dict) -> str:
+              params: dict, data) -> str:
+    """A run without training (an evaluation or a baseline) with the tags, params and dataset
+    inputs of a training run of the same study; ``data`` is the bundle its numbers come from."""
     experiment_id = tracking.ensure_experiment(uri, study.name)
-    tags = tracking.run_tags(p.cfg, study=study.name, variant=p.row.slug, dataset_hash="",
+    tags = tracking.run_tags(p.cfg, study=study.name, variant=p.row.slug, dataset_hash=dataset_hash(data),
                              extra={"kind": kind, "row": p.row.name, "runner": "study",
-                                    "config_hash": p.hash, "dataset": dataset, **extra})
-    return tracking.create_run(uri, experiment_id, run_name=f"{study.name}/{p.row.slug}/seed={p.seed}/{kind}",
-                               tags=tags, params=params)
+                                    "config_hash": p.hash, "dataset": dataset,
+                                    "mlflow.source.name": study_source(study), **extra})
+    params = {**common_params(p), **params}
+    return tracking.create_run(uri, experiment_id, run_name=f"{p.row.slug}/seed={p.seed}/{kind}",
+                               tags=tags, params=params, config={"row": p.row.name, "kind": kind, **params})
+
+
+def common_params(p: Planned) -> dict:
+    """The param keys every run of a study shares, trained or not (compare views line up on
+    them): the data the row learns from (``data.*``), ``seed`` and ``profile``; the data it is
+    evaluated on under ``eval.data.*`` when that is another data set."""
+    out = {**{f"data.{k}": v for k, v in flatten(p.cfg.data).items()}, "seed": p.seed, "profile": p.cfg.profile}
+    if p.eval_data is not None and p.eval_data != p.cfg.data:
+        out.update({f"eval.data.{k}": v for k, v in flatten(p.eval_data).items()})
+    return out
 
 
 def _finish(uri: str, run_id: str, metrics: dict[str, float]) -> None:
+    """Log the metrics (step 0) and ``metrics.json`` (so artifact views of a run without a
+    checkpoint or figure are never empty), then end the run."""
     tracking.log_metrics_once(uri, run_id, {0: metrics})
+    tracking.write_json_artifact(uri, run_id, metrics, "metrics.json")
     tracking.end_run(uri, run_id, "FINISHED")
 
 
@@ -134,10 +157,10 @@ def evaluate_run(study: Study, p: Planned, train_run_id: str, opts: ExecOptions)
         state = load_checkpoint(local)
     net, cfg = model_from_checkpoint(state)
     bundle = load_data(p.eval_data, root=opts.data_root or None, progress=False)
-    params = {"source_run_id": train_run_id, "source_config_hash": p.train_hash,
-              **{f"eval.data.{k}": v for k, v in flatten(p.eval_data).items()}}
+    params = {"source_run_id": train_run_id, "source_config_hash": p.train_hash}
     run_id = _open_run(study, p, uri, kind="eval", dataset=p.eval_data.dataset, params=params,
-                       extra={"source_run_id": train_run_id, "source_config_hash": p.train_hash})
+                       extra={"source_run_id": train_run_id, "source_config_hash": p.train_hash}, data=bundle)
+    tracking.log_datasets(uri, run_id, dataset_refs(p.eval_data.dataset, p.cfg.profile, bundle, trained_on=False))
     try:
         metrics = checkpoint_metrics(net, cfg, state, bundle.val)
     except BaseException:
@@ -177,10 +200,12 @@ def baseline_run(study: Study, p: Planned, opts: ExecOptions) -> str:
     metrics = {f"val/{k}": v for k, v in mean_pose_metrics(train.train, val.val).items()}
     if val.test is not None:     # the split reported numbers come from
         metrics.update({f"test/{k}": v for k, v in mean_pose_metrics(train.train, val.test).items()})
-    params = {**{f"train.data.{k}": v for k, v in flatten(p.cfg.data).items()},
-              **{f"eval.data.{k}": v for k, v in flatten(p.eval_data).items()}}
     run_id = _open_run(study, p, opts.tracking_uri, kind="baseline", dataset=p.eval_data.dataset,
-                       params=params, extra={})
+                       params={}, extra={}, data=train)
+    refs = dataset_refs(p.cfg.data.dataset, p.cfg.profile, train, trained_on=True)
+    if val is not train:
+        refs = refs[:1] + dataset_refs(p.eval_data.dataset, p.cfg.profile, val, trained_on=False)
+    tracking.log_datasets(opts.tracking_uri, run_id, refs)
     _finish(opts.tracking_uri, run_id, metrics)
     return run_id
 

@@ -23,7 +23,7 @@ def inputs(n: int = 2, s: int = 32, r: int = 16, seed: int = 0):
 
 def test_layout_shape_and_dtype():
     # S = 32, R = 16: P = 32 · ceil(128 / 32) = 128; H = 2·128 + 1·2 = 258, W = 5·128 + 4·2 = 648.
-    fig = F.draw_samples(*inputs())
+    fig = F.draw_samples(*inputs(), labelled=False)
     assert fig.shape == (258, 648, 3) and fig.dtype == np.uint8
     assert F.cell_size(32, 16) == 128 and F.cell_size(48, 16) == 144 and F.cell_size(256, 64) == 256
     assert F.cell_size(32, 160) == 160  # a mask finer than 128 px sets the cell size
@@ -31,7 +31,7 @@ def test_layout_shape_and_dtype():
 
 def test_cells_hold_the_upsampled_inputs_and_a_blank_for_missing_physique():
     images, masks_gt, masks_skel, _, pred, gt = inputs(n=1)
-    fig = F.draw_samples(images, masks_gt, masks_skel, None, pred, gt)
+    fig = F.draw_samples(images, masks_gt, masks_skel, None, pred, gt, labelled=False)
     p, gap = 128, F.GAP_PX
     # Cell 0: nearest-neighbour ×4 of the image; crop pixel (v=5, u=7) covers rows 20..23, cols 28..31.
     expected = np.round(images[0, :, 5, 7] * 255).astype(np.uint8)
@@ -51,7 +51,7 @@ def test_skeleton_colours_mark_left_and_right():
     # A black image: the overlay cell then holds only skeleton colours.
     images, masks_gt, masks_skel, masks_phys, pred, gt = inputs(n=1)
     images[:] = 0.0
-    fig = F.draw_samples(images, masks_gt, masks_skel, masks_phys, pred, gt)
+    fig = F.draw_samples(images, masks_gt, masks_skel, masks_phys, pred, gt, labelled=False)
     overlay = fig[:, 4 * (128 + F.GAP_PX):]
     colours = {tuple(c) for c in overlay.reshape(-1, 3)}
     for main, light in F.COLORS.values():
@@ -63,6 +63,41 @@ def test_skeleton_colours_mark_left_and_right():
     F.draw_skeleton(canvas, xy, "gt")
     row = canvas[63, 64:95]  # pelvis at u = ((0 + 1)·128 − 1)/2 = 63.5, r_hip at 95.5; v = 63.5
     assert (row == F.COLORS["gt"][0]).all()
+
+
+def test_labelled_figure_titles_every_column_and_has_a_colour_legend():
+    from maskpose_core.figure_text import GLYPH_W_PX, text_mask
+    images, masks_gt, masks_skel, masks_phys, pred, gt = inputs(n=1)
+    plain = F.draw_samples(images, masks_gt, masks_skel, masks_phys, pred, gt, labelled=False)
+    fig = F.draw_samples(images, masks_gt, masks_skel, masks_phys, pred, gt)
+    band = F.label_height()
+    assert fig.shape == (plain.shape[0] + 2 * band, plain.shape[1], 3)
+    assert np.array_equal(fig[band:band + plain.shape[0]], plain)     # the grid itself is untouched
+    head, foot = fig[:band], fig[-band:]
+    p = 128
+    for k, title in enumerate(F.TITLES):            # each title inked, centred in its own column
+        cell = head[:, k * (p + F.GAP_PX):k * (p + F.GAP_PX) + p]
+        ink = (cell == F.TEXT_GRAY).all(-1)
+        assert ink.sum() == text_mask(title).sum(), title
+        cols = np.flatnonzero(ink.any(0))
+        assert abs((cols.min() + cols.max()) / 2 - p / 2) <= GLYPH_W_PX, title
+    legend = {tuple(c) for c in foot.reshape(-1, 3)}
+    for main, light in F.COLORS.values():             # a swatch of every skeleton colour
+        assert main in legend and light in legend
+    no_phys = F.draw_samples(images, masks_gt, masks_skel, None, pred, gt)
+    cell = no_phys[:band, 3 * (p + F.GAP_PX):3 * (p + F.GAP_PX) + p]
+    assert (cell == F.TEXT_GRAY).all(-1).sum() == text_mask(F.TITLE_NO_PHYSIQUE).sum()
+
+
+def test_text_is_clipped_and_unknown_characters_are_drawn_as_a_question_mark():
+    from maskpose_core.figure_text import GLYPHS, draw_text, text_mask
+    assert np.array_equal(text_mask("~"), GLYPHS["?"])
+    assert text_mask("ab", scale=2).shape == (26, 28)
+    canvas = np.zeros((10, 10, 3), np.uint8)
+    draw_text(canvas, "WWWW", x=-3, y=-2, color=(255, 0, 0))       # partly off the canvas: no error
+    assert canvas[..., 0].any() and not canvas[..., 1].any()
+    draw_text(canvas, "W", x=50, y=50, color=(0, 255, 0))          # wholly off: nothing drawn
+    assert not canvas[..., 1].any()
 
 
 def test_png_round_trip(tmp_path):

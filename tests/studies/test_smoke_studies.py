@@ -44,6 +44,44 @@ def test_table3_runs_every_row_then_a_rerun_trains_nothing(shared_store, run_stu
         assert f"skip {name} seed=0: finished run" in caplog.text
 
 
+def test_every_run_of_a_study_lines_up_in_the_mlflow_ui(shared_store, run_study):
+    """What the MLflow UI shows, read back through MlflowClient: short run names, the same
+    param keys and tags on the baseline as on a training run, Source / User / git in MLflow's
+    own fields, dataset inputs, and artifacts on every run (compare views never break)."""
+    from mlflow.tracking import MlflowClient
+
+    assert run_study("table3_shape", shared_store.args()) == 0            # (its runs exist: a no-op)
+    c = MlflowClient(tracking_uri=shared_store.uri)
+    exp = c.get_experiment_by_name("table3_shape")
+    assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"
+    runs = c.search_runs([exp.experiment_id])
+    by_kind = {r.data.tags["kind"]: r for r in runs}
+    train, base = by_kind["train"], by_kind["baseline"]
+    for r in runs:
+        assert not r.info.run_name.startswith("table3_shape/"), r.info.run_name
+        assert r.data.tags["mlflow.source.name"] == "studies/table3_shape.py"
+        assert r.data.tags["mlflow.source.type"] == "LOCAL" and r.data.tags["mlflow.user"]
+        assert len(r.data.tags["mlflow.source.git.commit"]) in (40, len("unknown"))
+        assert r.inputs.dataset_inputs, r.info.run_name                  # "Datasets" is filled
+    assert base.info.run_name.endswith("/seed=0/baseline") and train.info.run_name.count("/") == 1
+    data_keys = {k for k in train.data.params if k.startswith("data.")}
+    assert data_keys and data_keys <= set(base.data.params)                 # the same data.* keys...
+    for k in data_keys | {"seed", "profile"}:                               # ...with the same values
+        assert base.data.params[k] == train.data.params[k], k
+    assert not any(k.startswith("train.data.") for k in base.data.params)
+    assert set(base.data.tags) >= {"study", "variant", "seed", "config_hash", "profile", "dataset", "git_commit"}
+    assert base.data.tags["dataset_hash"] == train.data.tags["dataset_hash"] != ""
+    assert {a.path for a in c.list_artifacts(base.info.run_id)} >= {"metrics.json", "config.json"}
+    train_inputs = {d.dataset.name: {t.key: t.value for t in d.tags} for d in train.inputs.dataset_inputs}
+    assert set(train_inputs) == {"cmu-mv4/train", "cmu-mv4/val", "cmu-mv4/test"}
+    assert train_inputs["cmu-mv4/train"]["mlflow.data.context"] == "training"
+    assert train_inputs["cmu-mv4/test"] == {"mlflow.data.context": "evaluation", "split": "test"}
+    assert {d.dataset.digest for d in train.inputs.dataset_inputs} == {train.data.tags["dataset_hash"][:12]}
+    figures = {a.path for a in c.list_artifacts(train.info.run_id, "figures")}
+    epochs = int(train.data.params["train.epochs"])
+    assert figures == {f"figures/val_epoch{e:03d}.png" for e in range(epochs)}   # every epoch
+
+
 def test_table1_reads_ours_and_ours_flip_from_the_same_runs(shared_store, run_study):
     assert run_study("table1_h36m", shared_store.args()) == 0
     summary = pd.read_csv(shared_store.reports / "table1_h36m.csv").set_index("row")
