@@ -93,15 +93,26 @@ def client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+def _page_url(uri: str, page: str) -> str:
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{page}"
+    return f"http://127.0.0.1:5000/{page}  (run: mlflow ui --backend-store-uri {uri})"
+
+
+def experiment_url(uri: str, experiment_id: str) -> str:
+    """The experiment's runs table on the training view, with the pose columns of
+    :data:`POSE_VIEW` (MLflow's shared view state, an experiment tag set by
+    :func:`ensure_experiment`)."""
+    return _page_url(uri, f"#/experiments/{experiment_id}/runs?{VIEW_PARAM}={POSE_VIEW_KEY}"
+                          "&workflowType=machine_learning")
+
+
 def run_url(uri: str, experiment_id: str, run_id: str) -> str:
     """Where a person looks at the run (a server's page, or ``mlflow ui`` for SQLite).
 
     MLflow 3.17's UI opens every experiment on its GenAI view unless the link says
     ``workflowType=machine_learning`` (the experiment-kind tag is not read: docs/stack.md)."""
-    page = f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
-    if uri.startswith(("http://", "https://")):
-        return f"{uri.rstrip('/')}/{page}"
-    return f"http://127.0.0.1:5000/{page}  (run: mlflow ui --backend-store-uri {uri})"
+    return _page_url(uri, f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning")
 
 
 # ---------------------------------------------------------------- experiments and runs
@@ -113,6 +124,19 @@ def run_url(uri: str, experiment_id: str, run_id: str) -> str:
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 
+# The runs table a pose researcher wants, as an MLflow "shared view": the UI reads the JSON of
+# experiment tag ``mlflow.sharedViewState.<key>`` when a link carries ``?viewStateShareKey=<key>``
+# (MLflow 3.17.2's bundle: search facets such as orderByKey, and UI state such as
+# selectedColumns; column ids are ``<metrics|params|tags|attributes>.`<name>```).
+VIEW_PARAM = "viewStateShareKey"
+POSE_VIEW_KEY = "pose"
+POSE_COLUMNS = (("attributes", "Dataset"), ("tags", "row"), ("params", "seed"), ("params", "profile"),
+                ("metrics", "test/mpjpe_flip_mm"), ("metrics", "test/p_mpjpe_mm"),
+                ("metrics", "val/mpjpe_flip_mm"), ("metrics", "val/p_mpjpe_mm"),
+                ("metrics", "val/err2d_flip_pct"), ("metrics", "val/mask_iou"), ("metrics", "train/loss"))
+POSE_VIEW = {"selectedColumns": [f"{kind}.`{name}`" for kind, name in POSE_COLUMNS],
+             "orderByKey": "attributes.start_time", "orderByAsc": False}
+
 
 def ensure_experiment(uri: str, name: str) -> str:
     """The id of experiment ``name``, created with an explicit artifact location if new."""
@@ -120,10 +144,12 @@ def ensure_experiment(uri: str, name: str) -> str:
 
     c = client(uri)
     exp = c.get_experiment_by_name(name)
+    view = json.dumps(POSE_VIEW)
     if exp is None:
         try:
             return c.create_experiment(name, artifact_location=artifact_location(uri, name),
-                                       tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+                                       tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+                                             f"mlflow.sharedViewState.{POSE_VIEW_KEY}": view})
         except MlflowException as err:   # another process created it between the two calls
             exp = c.get_experiment_by_name(name)
             if exp is None:
@@ -131,6 +157,8 @@ def ensure_experiment(uri: str, name: str) -> str:
             return exp.experiment_id
     if exp.lifecycle_stage == "deleted":
         c.restore_experiment(exp.experiment_id)
+    if exp.tags.get(f"mlflow.sharedViewState.{POSE_VIEW_KEY}") != view:   # made by an older version
+        c.set_experiment_tag(exp.experiment_id, f"mlflow.sharedViewState.{POSE_VIEW_KEY}", view)
     return exp.experiment_id
 
 
@@ -307,25 +335,39 @@ class EpochLogger:
 
     ``EpochLogger(uri, run_id).start()`` on every (re)start of rank 0; ``log_epoch`` skips
     epochs already in the history; ``close()`` stops the system-metrics thread.
+
+    The system-metrics thread starts after the first epoch's metrics are logged: MLflow's run
+    and compare pages list metrics in the order their keys first arrived, so the pose metrics
+    come first there instead of ``system/cpu_utilization_percentage`` (the first epoch's
+    system samples are the price).
     """
 
     def __init__(self, uri: str, run_id: str, *, system_metrics: bool = True):
         self.uri, self.run_id, self.system_metrics = uri, run_id, system_metrics
         self._monitor = None
+        self._started = False
 
     def start(self) -> "EpochLogger":
+        """Arm the logger; system metrics begin with the first :meth:`log_epoch`."""
+        self._started = True
+        return self
+
+    def _start_monitor(self) -> None:
         if self.system_metrics and self._monitor is None:
             try:
                 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
                 self._monitor = SystemMetricsMonitor(self.run_id, resume_logging=True, tracking_uri=self.uri)
             except ImportError as err:  # psutil: vendored in Ray workers, not always in a plain venv
                 log.warning("system metrics off (%s); install psutil to record them", err)
-                return self
+                self.system_metrics = False
+                return
             self._monitor.start()
-        return self
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> int:
-        return log_metrics_once(self.uri, self.run_id, {epoch: metrics})
+        written = log_metrics_once(self.uri, self.run_id, {epoch: metrics})
+        if self._started:
+            self._start_monitor()
+        return written
 
     def log_figure(self, figure, name: str) -> None:
         """An (H, W, 3) uint8 image as a PNG artifact under ``figures/``."""

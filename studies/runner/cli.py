@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 from maskpose_core.config import PROFILES, parse_overrides
 from maskpose_core.data.registry import SYNTHETIC
 from orchestration.runtime import project_root
+from orchestration import tracking
 from orchestration.tracking import TrackingUnavailableError, check_tracking, git_state, resolve_tracking_uri
 from studies.runner import report, runs
 from studies.runner.execute import ExecOptions, execute
@@ -187,6 +188,9 @@ def _run(source: StudySource, args, also_report: Sequence[Study], start: float) 
         for path in report.write_study_reports(s, pl, picked, paper, ctx, reports_dir, failed):
             log.info("wrote %s", path)
     write_index(reports_dir)
+    exp = tracking.client(uri).get_experiment_by_name(study.name)
+    if exp is not None:
+        log.info("MLflow runs table: %s", tracking.experiment_url(uri, exp.experiment_id))
     if failed:
         log.error("%d run(s) failed; they are marked in the table — run the same command again to retry",
                   len(failed))

@@ -117,5 +117,33 @@ def test_a_short_run_still_gets_a_system_metrics_sample(uri):
     logger = tracking.EpochLogger(uri, run_id, system_metrics=True).start()
     logger.log_epoch(0, {"train/loss": 1.0})
     logger.close()                                     # well within MLflow's 10 s interval
-    keys = tracking.client(uri).get_run(run_id).data.metrics
+    c = tracking.client(uri)
+    keys = c.get_run(run_id).data.metrics
     assert any(k.startswith("system/cpu") for k in keys), sorted(keys)
+    # the pose metric arrived first (MLflow lists keys in that order), system samples after it
+    first_pose = c.get_metric_history(run_id, "train/loss")[0].timestamp
+    first_system = min(m.timestamp for k in keys if k.startswith("system/") for m in c.get_metric_history(run_id, k))
+    assert first_pose <= first_system
+
+
+def test_links_open_the_training_view_and_the_pose_columns(uri):
+    exp = tracking.ensure_experiment(uri, "links")
+    table = tracking.experiment_url(uri, exp)
+    assert f"#/experiments/{exp}/runs?viewStateShareKey=pose&workflowType=machine_learning" in table
+    assert "mlflow ui --backend-store-uri" in table                      # SQLite: how to serve it
+    assert tracking.run_url("http://t:5000/", exp, "abc") == \
+        f"http://t:5000/#/experiments/{exp}/runs/abc?workflowType=machine_learning"
+    c = tracking.client(uri)
+    c.set_experiment_tag(exp, "mlflow.sharedViewState.pose", "{}")       # an older version's view...
+    tracking.ensure_experiment(uri, "links")                             # ...is brought up to date
+    import json
+    assert json.loads(c.get_experiment(exp).tags["mlflow.sharedViewState.pose"]) == tracking.POSE_VIEW
+
+
+def test_source_name_is_the_script_relative_to_the_project(monkeypatch, tmp_path):
+    monkeypatch.setenv("MASKPOSE_HOME", str(tmp_path))
+    (tmp_path / "studies").mkdir()
+    assert tracking.source_name(str(tmp_path / "studies" / "recipe.py")) == "studies/recipe.py"
+    assert tracking.source_name("/usr/local/bin/maskpose") == "maskpose"
+    assert tracking.source_name("/elsewhere/run.py") == "run.py"
+    assert tracking.source_name("-c") == "python"

@@ -54,6 +54,9 @@ def test_every_run_of_a_study_lines_up_in_the_mlflow_ui(shared_store, run_study)
     c = MlflowClient(tracking_uri=shared_store.uri)
     exp = c.get_experiment_by_name("table3_shape")
     assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"
+    import json
+    view = json.loads(exp.tags["mlflow.sharedViewState.pose"])                 # the runs table's columns
+    assert "metrics.`test/mpjpe_flip_mm`" in view["selectedColumns"] and "params.`seed`" in view["selectedColumns"]
     runs = c.search_runs([exp.experiment_id])
     by_kind = {r.data.tags["kind"]: r for r in runs}
     train, base = by_kind["train"], by_kind["baseline"]

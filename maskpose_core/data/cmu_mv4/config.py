@@ -80,8 +80,9 @@ class GeneratorConfig:
     def __post_init__(self):
         if self.dataset not in DATASET_RIGS:
             raise ValueError(f"GeneratorConfig.dataset must be one of {tuple(DATASET_RIGS)}, got {self.dataset!r}")
-        if self.rig not in ("h36m", "3dhp", "ring"):
-            raise ValueError(f"GeneratorConfig.rig must be 'h36m', '3dhp' or 'ring', got {self.rig!r}")
+        from maskpose_core.data.cmu_mv4.rig import RIGS
+        if self.rig not in RIGS:
+            raise ValueError(f"GeneratorConfig.rig must be one of {sorted(RIGS)}, got {self.rig!r}")
         if self.background not in ("clutter", "studio", "plain"):
             raise ValueError(f"GeneratorConfig.background must be 'clutter', 'studio' or 'plain', got {self.background!r}")
         if self.look not in ("photo", "flat"):
