@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from maskpose_core.data.configs import DataConfig
 from maskpose_core.model.config import ModelConfig
+from maskpose_core.model.precision import PRECISIONS
 from maskpose_core.loss.config import LossConfig
 from maskpose_core.recipe_config import RecipeConfig
 
@@ -55,6 +56,7 @@ class TrainConfig:
     device: str = "cpu"              # cpu | cuda
     num_threads: int = 0             # torch intra-op threads; 0 = leave torch's default
     fault_kill_epoch: int = -1       # fault injection (tests): kill one worker once in this epoch
+    precision: str = "fp32"          # fp32 | bf16: the conv trunks under bf16 autocast (model/precision.py)
 
     def __post_init__(self):
         _positive(self, "epochs", "spp_epochs")
@@ -63,6 +65,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{n} must be >= 0, got {getattr(self, n)!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"TrainConfig.device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"TrainConfig.precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,6 +266,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "loss.extremity_threshold": 0.6,
     "loss.template_weight": 0.0,
     "loss.physique_supervised": False,
+    "train.precision": "fp32",
 }
 
 

@@ -20,6 +20,7 @@ from torch import nn
 from maskpose_core.geometry import normalized_to_pixels, unproject_pixels
 from maskpose_core.model.backbones import COORD_CHANNELS, INPUT_CHANNELS, build_backbone, load_backbone_weights
 from maskpose_core.model.config import ModelConfig
+from maskpose_core.model.precision import autocast
 
 Tensor = torch.Tensor
 
@@ -69,6 +70,7 @@ class Detector(nn.Module):
         if feat < 1:
             raise ValueError(f"data.image_size {image_size} is too small for backbone {cfg.backbone}")
         self.head = IntegralHead(self.backbone.out_channels, feat, cfg)
+        self.precision = "fp32"       # set by MaskPoseNet.set_precision (train.precision)
         h, d = cfg.heatmap_size, cfg.heatmap_depth
         g_hw = (2.0 * torch.arange(h) + 1.0) / h - 1.0
         g_d = (2.0 * torch.arange(d) + 1.0) / d - 1.0
@@ -107,7 +109,8 @@ class Detector(nn.Module):
                                  f"got {None if mask is None else tuple(mask.shape)}")
             planes.append(image * mask.unsqueeze(1) if self.cfg.input == "image*mask" else mask.unsqueeze(1))
         x = torch.cat([*planes, coord_channels(b, s, image)], dim=1)
-        logits = self.head(self.backbone(x))                      # (B, L, D, H, W)
+        with autocast(x.device, self.precision):                 # bf16 trunk: model/precision.py
+            logits = self.head(self.backbone(x)).float()          # (B, L, D, H, W), fp32 from here
         if self.cfg.init_prior != "none":
             logits = logits + self._log_prior()
         b, l, d, h, w = logits.shape

@@ -18,6 +18,7 @@ from maskpose_core.loss.objective import MaskObjective
 from maskpose_core.model.config import ModelConfig
 from maskpose_core.model.detector import Detector
 from maskpose_core.model.physique import PhysiqueUNet
+from maskpose_core.model.precision import PRECISIONS
 from maskpose_core.skeleton import ROOT
 
 Tensor = torch.Tensor
@@ -31,6 +32,15 @@ class MaskPoseNet(nn.Module):
         self.detector = Detector(model_cfg, image_size)
         self.physique = PhysiqueUNet(model_cfg.physique_width) if model_cfg.physique else None
         self.objective = MaskObjective(loss_cfg, image_size=image_size, num_landmarks=model_cfg.num_landmarks)
+
+    def set_precision(self, precision: str) -> "MaskPoseNet":
+        """Run the detector's and ψ's convolutions in ``fp32`` or ``bf16`` (model/precision.py)."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.detector.precision = precision
+        if self.physique is not None:
+            self.physique.precision = precision
+        return self
 
     @property
     def renderer(self):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from maskpose_core.model.precision import autocast
+
 LEAK = 0.1  # LeakyReLU slope
 
 
@@ -31,14 +33,17 @@ class PhysiqueUNet(nn.Module):
         self.up1 = nn.ConvTranspose2d(2 * w, w, 4, 2, 1)
         self.dec1 = _block(2 * w, w)
         self.out = nn.Conv2d(w, 1, 1)
+        self.precision = "fp32"       # set by MaskPoseNet.set_precision (train.precision)
 
     def forward(self, m_skel: torch.Tensor) -> torch.Tensor:
         if m_skel.ndim != 3 or m_skel.shape[-1] % 4 or m_skel.shape[-2] % 4:
             raise ValueError(f"m_skel must be (N, R, R) with R divisible by 4, got {tuple(m_skel.shape)}")
         x = m_skel.unsqueeze(1)
-        e1 = self.enc1(x)
-        e2 = self.enc2(e1)
-        e3 = self.enc3(e2)
-        d2 = self.dec2(torch.cat([self.up2(e3), e2], dim=1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
-        return torch.sigmoid(self.out(d1)).squeeze(1)
+        with autocast(x.device, self.precision):                 # bf16 convolutions: model/precision.py
+            e1 = self.enc1(x)
+            e2 = self.enc2(e1)
+            e3 = self.enc3(e2)
+            d2 = self.dec2(torch.cat([self.up2(e3), e2], dim=1))
+            d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
+            logits = self.out(d1).float()
+        return torch.sigmoid(logits).squeeze(1)

@@ -92,5 +92,6 @@ def model_from_checkpoint(state: dict, *, expect: ExperimentConfig | None = None
             raise ValueError(f"checkpoint was trained with model config {theirs}, expected {mine}")
     net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
     net.load_state_dict(state["model"])
+    net.set_precision(cfg.train.precision)       # evaluated as it was trained
     net.eval()
     return net, cfg

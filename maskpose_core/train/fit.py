@@ -16,6 +16,7 @@ import torch
 from maskpose_core.config import ExperimentConfig, to_dict
 from maskpose_core.data.packed import DataBundle
 from maskpose_core.model.net import MaskPoseNet
+from maskpose_core.model.precision import check_precision
 from maskpose_core.train import schedule
 from maskpose_core.train.evaluate import evaluate
 from maskpose_core.train.hooks import EpochReport, TrainHooks
@@ -135,7 +136,8 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
         torch.set_num_threads(cfg.train.num_threads)
     torch.use_deterministic_algorithms(cfg.train.device == "cpu", warn_only=True)
     device = torch.device(cfg.train.device)
-    net = build_model(cfg, data, init=init).to(device)
+    check_precision(cfg.train.precision, cfg.train.device)      # warns where bf16 is emulated
+    net = build_model(cfg, data, init=init).to(device).set_precision(cfg.train.precision)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     start_epoch, step = 0, 0
     if resume is not None:
