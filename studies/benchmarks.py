@@ -4,7 +4,9 @@
 
 Core: skeleton-mask render (fast hand-written gradients vs the per-bone Python loop vs a
 torch.compile'd render vs the memory-bandwidth bound of writing the output), the coverage
-distance, training-step and evaluation throughput, and the render's share of a training step.
+distance, training-step and evaluation throughput, and the render's share of a training step;
+fp32 vs bf16 (``train.precision``): step, evaluation, share of a large convolution's peak,
+the top ops of one step, and a torch.compile'd backbone against its compile time.
 Orchestration: Ray Train with 1 worker vs the plain ``fit``, 2 workers vs 1, Tune overhead
 per trial (``--skip-ray`` leaves them out).
 """
@@ -137,6 +139,108 @@ def bench_training(profile: str, render_s_per_mask: float) -> list[tuple[str, st
     ]
 
 
+def conv_peak_gflops(precision: str) -> float:
+    """GFLOP/s of one large 3×3 convolution (32×128×32×32 -> 128 channels, forward), the
+    machine's practical peak for the kind of work the detector does."""
+    from maskpose_core.model.precision import autocast
+    conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False)
+    x = torch.randn(32, 128, 32, 32)
+    flops = 2 * 32 * 128 * 32 * 32 * 128 * 9
+
+    def run():
+        with torch.no_grad(), autocast("cpu", precision):
+            conv(x)
+    return flops / best_of(run, repeats=5) / 1e9
+
+
+def _top_ops(step, k: int = 8) -> str:
+    """The ``k`` ops with the most self CPU time in one ``step()`` (ms), as one table cell."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:k]
+    return "; ".join(f"{e.key} {e.self_cpu_time_total / 1e3:.0f}" for e in rows)
+
+
+def bench_precision(profile: str, *, compile_detector: bool = True) -> list[tuple[str, str]]:
+    """fp32 against bf16 (train.precision) side by side: the training step on the same batches
+    from the same initial weights, its share of the large-conv peak, evaluation, the top ops of
+    one step; and torch.compile of the detector with its compile time against the quick budget."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from maskpose_core.data.registry import load_data
+    from maskpose_core.model.precision import cpu_has_native_bf16
+    from maskpose_core.train.evaluate import evaluate
+    from maskpose_core.train.fit import build_model
+    cfg = profile_config(profile)
+    data = load_data(cfg.data, progress=False)
+    data.train.load_in_memory()
+    loader = torch.utils.data.DataLoader(data.train, batch_size=cfg.optim.batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(0))
+    batches = [b for b, _ in zip(loader, range(4))]
+    views, moments = data.train.num_views, cfg.optim.batch_size
+    n_eval = min(256, len(data.val))
+    rows, step_s, eval_s, tops = [], {}, {}, {}
+    flops = 0
+    for precision in ("fp32", "bf16"):
+        net = build_model(cfg, data).set_precision(precision)
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr)
+
+        def step(i=[0]):
+            b = batches[i[0] % len(batches)]
+            i[0] += 1
+            out = net(b, sigma2=cfg.loss.sigma2, physique_on=True)
+            opt.zero_grad()
+            out["loss"].backward()
+            opt.step()
+        if precision == "fp32":
+            with FlopCounterMode(display=False) as counter:
+                step()
+            flops = counter.get_total_flops()
+        step_s[precision] = best_of(step, repeats=4)
+        eval_s[precision] = best_of(lambda: evaluate(net, data.val, max_samples=n_eval), repeats=2)
+        tops[precision] = _top_ops(step)
+    peak = {p: conv_peak_gflops(p) for p in ("fp32", "bf16")}
+    native = cpu_has_native_bf16()
+    rows += [
+        ("CPU has native bf16 (avx512_bf16 / amx_bf16)", {True: "yes", False: "no", None: "unknown"}[native]),
+        ("large-conv peak fp32 / bf16 (GFLOP/s)", f"{peak['fp32']:.0f} / {peak['bf16']:.0f}"),
+        (f"training step fp32 / bf16 (s, {moments} moments × {views} views)",
+         f"{step_s['fp32']:.3f} / {step_s['bf16']:.3f}"),
+        ("training moments/s fp32 / bf16", f"{moments / step_s['fp32']:.1f} / {moments / step_s['bf16']:.1f}"),
+        ("training speed-up bf16 / fp32 (target ≥ 1.5×)", f"{step_s['fp32'] / step_s['bf16']:.2f}×"),
+        ("FLOP of one training step (fwd + bwd, FlopCounterMode)", f"{flops / 1e9:.1f} GFLOP"),
+        ("training step's share of the large-conv peak, fp32 / bf16",
+         f"{100 * flops / step_s['fp32'] / 1e9 / peak['fp32']:.0f} % / {100 * flops / step_s['bf16'] / 1e9 / peak['bf16']:.0f} %"),
+        ("evaluation images/s fp32 / bf16", f"{n_eval * views / eval_s['fp32']:.0f} / {n_eval * views / eval_s['bf16']:.0f}"),
+        ("one step's top 8 ops by self CPU time, fp32 (ms)", tops["fp32"]),
+        ("one step's top 8 ops by self CPU time, bf16 (ms)", tops["bf16"]),
+    ]
+    if compile_detector:
+        net = build_model(cfg, data)
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr)
+        net.detector.backbone = torch.compile(net.detector.backbone, dynamic=False)
+
+        def cstep(i=[0]):
+            b = batches[i[0] % len(batches)]
+            i[0] += 1
+            out = net(b, sigma2=cfg.loss.sigma2, physique_on=True)
+            opt.zero_grad()
+            out["loss"].backward()
+            opt.step()
+        t0 = time.perf_counter()
+        cstep()
+        t_compile = time.perf_counter() - t0
+        t_c = best_of(cstep, repeats=4)
+        gain = step_s["fp32"] - t_c
+        steps = 240
+        rows += [("training step, torch.compile'd backbone, fp32 (s)", f"{t_c:.3f}"),
+                 ("compile time, first step (s)", f"{t_compile:.1f}"),
+                 (f"net gain over a quick run of {steps} steps (s; > 0 keeps compile)",
+                  f"{steps * gain - t_compile:+.0f}")]
+    return rows
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
@@ -148,7 +252,9 @@ def main(argv=None) -> None:
     started = time.time()
     render_rows, render_s_per_mask = bench_render(compile_render=not args.skip_compile)
     sections = [("Skeleton mask (512 masks of 32×32, 24 segments)", render_rows),
-                (f"Training and evaluation ({args.profile} profile)", bench_training(args.profile, render_s_per_mask))]
+                (f"Training and evaluation ({args.profile} profile)", bench_training(args.profile, render_s_per_mask)),
+                (f"Precision: fp32 vs bf16 ({args.profile} profile, train.precision)",
+                 bench_precision(args.profile, compile_detector=not args.skip_compile))]
     if not args.skip_ray:
         from orchestration.benchmarks import bench_orchestration
         sections.append(("Orchestration (Ray Train / Tune)", bench_orchestration(args.profile)))

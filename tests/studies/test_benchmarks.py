@@ -26,6 +26,11 @@ def test_benchmarks_smoke_report(tmp_path, smoke_data_root, monkeypatch):
     assert len(speedups) == 2 and all(v > 0 for v in speedups)
     err = float(re.search(r"max \|fast − loop\| \| ([0-9.e+-]+)", text).group(1))
     assert err < 1e-5                      # the fast render draws the loop's masks
+    speed = float(re.search(r"training speed-up bf16 / fp32 \(target ≥ 1.5×\) \| ([0-9.]+)×", text).group(1))
+    assert speed > 0                       # fp32 and bf16 measured side by side
+    for row in ("large-conv peak fp32 / bf16", "evaluation images/s fp32 / bf16",
+                "top 8 ops by self CPU time, fp32", "top 8 ops by self CPU time, bf16"):
+        assert row in text, row
     assert "Orchestration" not in text     # --skip-ray leaves the Ray section out
     assert "compiled" not in text          # --skip-compile leaves the torch.compile rows out
     assert not list(tmp_path.glob("*.tmp"))
