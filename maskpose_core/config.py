@@ -275,7 +275,7 @@ _UNSET = object()
 
 # Keys that only the two-stage recipe reads: left out of a mask-only run's hash, so changing the
 # recipe's budget or pseudo set never makes a mask-only run look new (or stale).
-RECIPE_ONLY_KEYS = ("recipe.", "data.pseudo_frames", "data.pseudo_poses", "loss.pseudo_weight")
+RECIPE_ONLY_KEYS = ("recipe.", "data.pseudo_frames", "data.pseudo_poses", "data.pseudo_rig", "loss.pseudo_weight")
 
 
 def hashed_fields(cfg) -> dict[str, typing.Any]:

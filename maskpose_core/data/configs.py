@@ -22,12 +22,16 @@ class DataConfig:
     extra_root: str = ""         # its DataConfig.root (needed for h36m / 3dhp / wild)
     pseudo_frames: int = 8000    # two-stage recipe: labelled pseudo-image moments (our renderer); 0 = all
     pseudo_poses: str = ""       # their poses file; "" = the embedded file's pseudo-source subjects
+    pseudo_rig: str = "overhead" # their camera rig (cmu_mv4/rig.py); "overhead" = 2.8 m high, unlike the target's
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise ValueError(f"DataConfig.dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.image_size < 16 or self.image_size % 8:
             raise ValueError(f"DataConfig.image_size must be a multiple of 8 and >= 16, got {self.image_size}")
+        from maskpose_core.data.cmu_mv4.rig import RIGS
+        if self.pseudo_rig not in RIGS:
+            raise ValueError(f"DataConfig.pseudo_rig must be one of {sorted(RIGS)}, got {self.pseudo_rig!r}")
         for n in ("train_frames", "val_frames", "test_frames", "gen_seed", "pseudo_frames"):
             if getattr(self, n) < 0:
                 raise ValueError(f"DataConfig.{n} must be >= 0, got {getattr(self, n)}")

@@ -117,3 +117,18 @@ def test_render_size_the_forward_pass_cannot_use_is_refused_in_the_config(overri
     with pytest.raises(ValueError, match=message):
         apply_overrides(profile_config("smoke"), override)
     apply_overrides(profile_config("smoke"), {**override, **fixed})
+
+
+def test_pseudo_rig_is_a_recipe_key_checked_against_the_rig_table():
+    from maskpose_core.data.cmu_mv4.config import generator_config
+    from maskpose_core.data.registry import pseudo_data_config
+    base = profile_config("quick")
+    ring = apply_overrides(base, {"data.pseudo_rig": "ring"})
+    assert ring.hash == base.hash                                   # a mask-only run never reads it
+    two = apply_overrides(base, {"recipe.stages": "two_stage"})
+    assert apply_overrides(two, {"data.pseudo_rig": "ring"}).hash != two.hash
+    assert generator_config(pseudo_data_config(base.data)).rig == "overhead"
+    assert generator_config(pseudo_data_config(ring.data)).rig == "ring"
+    assert generator_config(base.data).rig == "h36m"               # the target keeps its own rig
+    with pytest.raises(ValueError, match=r"DataConfig.pseudo_rig must be one of .*got 'roof'"):
+        apply_overrides(base, {"data.pseudo_rig": "roof"})

@@ -25,7 +25,7 @@ EMBEDDED_POSES = Path(__file__).resolve().parents[2] / "assets" / "cmu_h36m17_de
 # Which rig, background family and body look each synthetic data set uses (docs/method.md §2).
 # ``pseudo`` is the two-stage recipe's labelled render set: plainly synthetic (flat-coloured
 # body, plain noisy background), a camera ring unlike the target's, narrower body proportions.
-DATASET_RIGS = {"cmu-mv4": ("h36m", "clutter"), "cmu-3dhp-rig": ("3dhp", "studio"), "pseudo": ("ring", "plain")}
+DATASET_RIGS = {"cmu-mv4": ("h36m", "clutter"), "cmu-3dhp-rig": ("3dhp", "studio"), "pseudo": ("overhead", "plain")}
 DATASET_LOOKS = {"cmu-mv4": "photo", "cmu-3dhp-rig": "photo", "pseudo": "flat"}
 
 # The 21 subjects of the embedded CMU file, split four ways by frames (non-duplicate frames:
@@ -52,7 +52,7 @@ PSEUDO_GIRTH = (0.88, 1.12)
 class GeneratorConfig:
     version: int = GENERATOR_VERSION
     dataset: str = "cmu-mv4"          # cmu-mv4 (H36M-like rig) | cmu-3dhp-rig (3DHP-like rig)
-    rig: str = "h36m"                 # h36m (4 cameras) | 3dhp (5 cameras) | ring (4 cameras, pseudo)
+    rig: str = "h36m"                 # h36m (4 cameras) | 3dhp (5 cameras) | overhead, ring (4 cameras, pseudo: data.pseudo_rig)
     background: str = "clutter"       # clutter (office-like) | studio (green-screen-like) | plain (pseudo)
     look: str = "photo"               # photo (shaded clothing) | flat (one flat colour per body, pseudo)
     image_size: int = 64              # crop side S, pixels
@@ -156,6 +156,8 @@ def generator_config(data_cfg: DataConfig, **overrides) -> GeneratorConfig:
     if data_cfg.dataset not in DATASET_RIGS:
         raise ValueError(f"DataConfig.dataset: cmu_mv4 builds {tuple(DATASET_RIGS)}, got {data_cfg.dataset!r}")
     rig, background = DATASET_RIGS[data_cfg.dataset]
+    if data_cfg.dataset == "pseudo":
+        rig = data_cfg.pseudo_rig          # the recipe's choice (default "overhead", chosen on val)
     poses_path = Path(data_cfg.poses) if data_cfg.poses else EMBEDDED_POSES
     if not poses_path.is_file():
         raise ValueError(f"DataConfig.poses: no such file {str(poses_path)!r}")
