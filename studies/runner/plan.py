@@ -40,7 +40,8 @@ REF = "@"                             # override value "@loss.sigma2": copy that
 _SLUG = {"ψ": "psi", "Δ": "Delta", "σ": "sigma", "²": "2", "†": "flip", "λ": "lambda", "+": "plus"}
 
 
-def _digest(payload: Any) -> str:
+def digest(payload: Any) -> str:
+    """12 hex digits of the SHA-256 of ``payload`` as sorted JSON (eval and baseline run identities)."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -257,7 +258,7 @@ def plan_study(study: Study, *, profile: str | None = None, seeds: int | None = 
             if eval_data is None:
                 out.append(Planned(row, seed, cfg, cfg.hash))
             else:
-                h = _digest({"kind": "eval", "train": cfg.hash, "eval_data": hashed_fields(eval_data)})
+                h = digest({"kind": "eval", "train": cfg.hash, "eval_data": hashed_fields(eval_data)})
                 out.append(Planned(row, seed, cfg, h, train_hash=cfg.hash, eval_data=eval_data))
     return out
 
@@ -269,7 +270,7 @@ def _plan_baseline(base: ExperimentConfig, row: Row, raw_root: str) -> Planned:
     if eval_data.dataset in UNLABELLED:
         return Planned(replace(row, kind="unavailable", note=f"{eval_data.dataset} has no 3D labels"),
                        0, None, f"unavailable:{row.slug}")
-    h = _digest({"kind": "mean_pose", "train_data": hashed_fields(cfg.data),
+    h = digest({"kind": "mean_pose", "train_data": hashed_fields(cfg.data),
                  "eval_data": hashed_fields(eval_data)})
     return Planned(row, 0, cfg, h, eval_data=eval_data)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from maskpose_core.config import hashed_fields
 from studies.runner.plan import Planned, Study, planned_seeds
 
 PAPER_COLUMNS = ("table", "group", "method", "up", "template", "supervised_flip", "joint", "mse_2d_pct",
@@ -55,7 +57,7 @@ def paper_value(paper: pd.DataFrame, table: str, method: str, column: str) -> fl
 
 
 def gather(study: Study, plan: list[Planned], picked: pd.DataFrame,
-           failed: dict[str, str] | None = None) -> pd.DataFrame:
+           failed: dict[str, str] | None = None, *, profile: str = "", overrides: dict | None = None) -> pd.DataFrame:
     """One line per planned row × seed: status, run id, error, and the study's metrics (ours,
     already scaled, read on ``study.split``) — NaN unless the run FINISHED."""
     lines = []
@@ -66,13 +68,31 @@ def gather(study: Study, plan: list[Planned], picked: pd.DataFrame,
                 "seed": p.seed, "config_hash": p.hash, "status": status,
                 "run_id": "" if run is None else run["run_id"],
                 "seconds": _seconds(run) if run is not None and status == "FINISHED" else math.nan,
-                "error": (failed or {}).get(p.hash) or (failed or {}).get(p.train_hash, "")}
+                "error": (failed or {}).get(p.hash) or (failed or {}).get(p.train_hash, ""),
+                **recorded_identity(study, p, profile=profile, overrides=overrides or {})}
         for m in study.metrics:
             col = f"metrics.{m.logged_key(p.row.view, study.split)}"
             ok = run is not None and status == "FINISHED" and col in run.index
             line[m.label] = float(run[col]) * m.scale if ok else math.nan
         lines.append(line)
     return pd.DataFrame(lines)
+
+
+def recorded_identity(study: Study, p: Planned, *, profile: str, overrides: dict) -> dict[str, str]:
+    """What the staleness check (``studies/runner/staleness.py``) needs to replan this run with
+    today's defaults, without the tracking store: ``recipe`` (JSON: the profile, the layers of
+    overrides the study put on it, the row's overrides, evaluate_on, the action and seed) and
+    ``config`` (JSON: the hashed fields of the training config and of the evaluation data)."""
+    if p.cfg is None:
+        return {"recipe": "", "config": ""}
+    recipe = {"profile": profile, "layers": [dict(study.profile_base.get(profile, {})), dict(study.base),
+                                             {"data.dataset": study.dataset}, dict(overrides)],
+              "row": dict(p.row.overrides), "evaluate_on": dict(p.row.evaluate_on or {}),
+              "kind": p.row.kind, "action": p.action, "seed": p.seed}
+    config = {**hashed_fields(p.cfg), **({f"eval.{k}": v for k, v in hashed_fields(p.eval_data).items()}
+                                         if p.eval_data is not None else {})}
+    return {"recipe": json.dumps(recipe, sort_keys=True, default=str),
+            "config": json.dumps(config, sort_keys=True, default=str)}
 
 
 def paper_metrics(study: Study) -> list:
@@ -304,7 +324,7 @@ def plot_png(study: Study, summary: pd.DataFrame) -> bytes:
 def write_study_reports(study: Study, plan: list[Planned], picked: pd.DataFrame, paper: pd.DataFrame,
                         ctx: ReportContext, reports_dir: Path, failed: dict[str, str] | None = None) -> list[Path]:
     """Compute everything, then write md, csv, runs csv and png atomically; returns the paths."""
-    runs = gather(study, plan, picked, failed)
+    runs = gather(study, plan, picked, failed, profile=ctx.profile, overrides=ctx.overrides)
     summary = summarise(study, plan, runs, paper)
     contents: dict[str, bytes] = {
         f"{study.name}.md": render_markdown(study, summary, runs, paper, ctx).encode(),

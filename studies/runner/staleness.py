@@ -1,0 +1,140 @@
+"""Is a committed report still what its study would produce today? (the staleness check)
+
+The tracking store is not committed, so the check reads only ``reports/<study>_runs.csv``:
+every run line records its config hash, how it was planned (``recipe``: the profile, the
+study's layers of overrides, the row's overrides, evaluate_on, the seed) and what was hashed
+(``config``). The check replans each line with **today's** defaults (``plan.row_config``,
+the same code the runner uses) and compares hashes:
+
+* equal for every line: the report is current;
+* a hash differs: the report is **STALE**, naming the config keys whose values changed
+  (today's value against the recorded one);
+* a report older than these columns cannot be replanned: STALE, "predates recorded configs".
+
+It only shows, never blocks: ``python -m studies.runner.staleness`` prints one line per
+report and marks each report's header (a ``> **STALE** …`` line under its title, removed
+again once current); the reports index (``reports/README.md``) has a column for it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from maskpose_core.config import apply_overrides, hashed_fields, profile_config
+from studies.runner.plan import Row, digest, eval_data_config, row_config
+
+MARK = "> **STALE**"
+MAX_KEYS_SHOWN = 8
+
+
+@dataclass
+class Staleness:
+    """The verdict on one report: ``stale`` and why (changed keys, or another reason)."""
+    report: str
+    stale: bool
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "current" if not self.stale else "STALE: " + "; ".join(self.reasons)
+
+
+def replan(recipe: dict) -> tuple[str, dict]:
+    """(today's hash, today's hashed config) of one recorded run line's ``recipe``."""
+    cfg = profile_config(recipe["profile"])
+    for layer in recipe["layers"]:
+        cfg = apply_overrides(cfg, layer)
+    kind = recipe["kind"] if recipe["kind"] in ("train", "reference", "baseline") else "train"
+    row = Row(name="replanned", kind=kind, overrides=recipe["row"], evaluate_on=recipe["evaluate_on"] or None)
+    run = row_config(cfg, row, int(recipe["seed"]))
+    eval_data = eval_data_config(run, row, raw_root="")
+    config = {**hashed_fields(run), **({f"eval.{k}": v for k, v in hashed_fields(eval_data).items()}
+                                       if eval_data is not None else {})}
+    if recipe["action"] == "baseline":
+        h = digest({"kind": "mean_pose", "train_data": hashed_fields(run.data),
+                     "eval_data": hashed_fields(eval_data or run.data)})
+    elif eval_data is not None:
+        h = digest({"kind": "eval", "train": run.hash, "eval_data": hashed_fields(eval_data)})
+    else:
+        h = run.hash
+    return h, config
+
+
+def _changed_keys(recorded: dict, today: dict) -> list[str]:
+    keys = sorted(k for k in set(recorded) | set(today) if recorded.get(k, "∅") != today.get(k, "∅"))
+    return [f"{k}: {recorded.get(k, '∅')} → {today.get(k, '∅')}" for k in keys]
+
+
+def check_runs_csv(path: Path) -> Staleness:
+    """The verdict on one ``<study>_runs.csv``."""
+    runs = pd.read_csv(path, keep_default_na=False, dtype=str)
+    name = path.name.removesuffix("_runs.csv")
+    if "recipe" not in runs.columns:
+        return Staleness(name, True, ["predates recorded configs (regenerate it with its study command)"])
+    changed: dict[str, None] = {}
+    for _, line in runs.iterrows():
+        if not line["recipe"]:
+            continue                                   # an unavailable row: nothing was planned
+        try:
+            today_hash, today_cfg = replan(json.loads(line["recipe"]))
+        except (ValueError, FileNotFoundError) as err:  # a key or a raw data set that no longer exists
+            changed[f"row {line['row']}: cannot be replanned today ({err})"] = None
+            continue
+        if today_hash != line["config_hash"]:
+            keys = _changed_keys(json.loads(line["config"]), {k: _jsonable(v) for k, v in today_cfg.items()})
+            changed.update({k: None for k in keys or [f"row {line['row']}: hash {line['config_hash']} → {today_hash}"]})
+    reasons = list(changed)
+    if len(reasons) > MAX_KEYS_SHOWN:
+        reasons = reasons[:MAX_KEYS_SHOWN] + [f"… {len(changed) - MAX_KEYS_SHOWN} more"]
+    return Staleness(name, bool(changed), reasons)
+
+
+def _jsonable(v):
+    return json.loads(json.dumps(v, default=str))
+
+
+def check_reports(reports_dir: Path) -> dict[str, Staleness]:
+    """{study name: verdict} for every ``*_runs.csv`` in ``reports_dir``."""
+    return {v.report: v for v in (check_runs_csv(p) for p in sorted(Path(reports_dir).glob("*_runs.csv")))}
+
+
+def mark_report(md_path: Path, verdict: Staleness) -> bool:
+    """Put (or remove) the STALE line under the report's title; True when the file changed."""
+    text = md_path.read_text()
+    lines = [line for line in text.splitlines() if not line.startswith(MARK)]
+    if verdict.stale:
+        at = next((i + 1 for i, line in enumerate(lines) if line.startswith("# ")), 0)
+        lines[at:at] = ["", f"{MARK} — made with other defaults than today's: {'; '.join(verdict.reasons)}"]
+    new = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + ("\n" if text.endswith("\n") else "")
+    if new != text:
+        tmp = md_path.with_name(f".{md_path.name}.tmp")
+        tmp.write_text(new)
+        tmp.replace(md_path)
+        return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reports-dir", default=str(Path(__file__).resolve().parents[2] / "reports"))
+    args = ap.parse_args(argv)
+    reports = Path(args.reports_dir)
+    verdicts = check_reports(reports)
+    for name, verdict in verdicts.items():
+        md = reports / f"{name}.md"
+        if md.is_file():
+            mark_report(md, verdict)
+        print(f"{name}: {verdict.text}")
+    from studies.runner.index import write_index
+    write_index(reports)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
