@@ -287,7 +287,9 @@ def hashed_fields(cfg) -> dict[str, typing.Any]:
     out = {k: v for k, v in flatten(cfg).items()
            if HASH_NEUTRAL_DEFAULTS.get(prefix + k, _UNSET) != v}
     if isinstance(cfg, ExperimentConfig) and cfg.recipe.stages == "mask_only":
-        out = {k: v for k, v in out.items() if not k.startswith(RECIPE_ONLY_KEYS)}
+        # a run on the pseudo set itself (stage 1) is defined by the rig it is rendered with
+        keep = ("data.pseudo_rig",) if cfg.data.dataset == "pseudo" else ()
+        out = {k: v for k, v in out.items() if not k.startswith(RECIPE_ONLY_KEYS) or k in keep}
     return out
 
 
