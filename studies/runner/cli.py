@@ -188,6 +188,9 @@ def _run(source: StudySource, args, also_report: Sequence[Study], start: float) 
         for path in report.write_study_reports(s, pl, picked, paper, ctx, reports_dir, failed):
             log.info("wrote %s", path)
     write_index(reports_dir)
+    if reports_dir.resolve() == (project_root() / "reports").resolve():      # the project's own reports
+        from studies.runner.readme_results import write_readme_results
+        write_readme_results(project_root() / "README.md", reports_dir)
     exp = tracking.client(uri).get_experiment_by_name(study.name)
     if exp is not None:
         log.info("MLflow runs table: %s", tracking.experiment_url(uri, exp.experiment_id))

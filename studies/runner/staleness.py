@@ -132,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
             mark_report(md, verdict)
         print(f"{name}: {verdict.text}")
     from studies.runner.index import write_index
+    from studies.runner.readme_results import write_readme_results
     write_index(reports)
+    readme = reports.parent / "README.md"
+    if readme.is_file() and "results:start" in readme.read_text():
+        write_readme_results(readme, reports)
     return 0
 
 
