@@ -78,7 +78,16 @@ def _status_line(p: Planned, picked, found: dict[str, str]) -> str:
     return "missing"
 
 
-def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str], frame, budget_h: float) -> None:
+def _stage1_cached(storage: str):
+    """Whether a config's stage-1 checkpoint is already in ``<storage>/stage1-cache`` (creates nothing)."""
+    from orchestration.runtime import default_storage_path
+    from orchestration.stage1 import cache_path
+    folder = Path(storage or default_storage_path()).expanduser().resolve()
+    return lambda cfg: cache_path(cfg, folder).is_file()
+
+
+def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str], frame, budget_h: float,
+               stage1_done=lambda cfg: False) -> None:
     print(f"study {study.name}: {study.title}")
     print(f"{'row':34} {'seed':>4}  {'action':8} {'hash':12}  status")
     for p in plan:
@@ -90,20 +99,19 @@ def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str],
           f"done: {sum(p.hash in found for p in table)}; to run: {len(todo)} trainings, "
           f"{len(others)} evaluations/baselines")
     if todo:
-        per, source = runs.estimate_run_s(frame, todo[0].cfg)
-        if per is None:
+        total, source = runs.estimate_plan_s(frame, [p.cfg for p in todo], stage1_done=stage1_done)
+        if total is None:
             print(f"estimate: {source}")
         else:
-            total = per * len(todo)
-            print(f"estimate: {len(todo)} × {_hms(per)} ≈ {_hms(total)} ({source})")
+            print(f"estimate: ≈ {_hms(total)} ({source})")
             if budget_h and total > budget_h * 3600:
                 print(f"WARNING: over the study's budget of {budget_h:g} h on this machine")
 
 
 def _log_plan(study: Study, plan: list[Planned], found: dict[str, str], frame) -> None:
     todo = [p for h, p in training_runs(plan) if h not in found]
-    per, source = runs.estimate_run_s(frame, todo[0].cfg) if todo else (0.0, "nothing to train")
-    estimate = f"≈ {_hms(per * len(todo))} ({source})" if per is not None else source
+    total, source = runs.estimate_plan_s(frame, [p.cfg for p in todo]) if todo else (0.0, "nothing to train")
+    estimate = f"≈ {_hms(total)} ({source})" if total is not None else source
     log.info("study %s: %d trainings to run, %d of %d table runs already finished; estimate %s",
              study.name, len(todo), sum(p.hash in found for p in plan), sum(p.action != "unavailable" for p in plan),
              estimate)
@@ -171,7 +179,7 @@ def _run(source: StudySource, args, also_report: Sequence[Study], start: float) 
     picked = runs.pick_runs(frame)
     found = runs.finished_ids(picked)
     if args.dry_run:
-        print_plan(study, plan, picked, found, frame, study.budget_hours)
+        print_plan(study, plan, picked, found, frame, study.budget_hours, _stage1_cached(args.storage))
         return 0
     skipped = _log_skips(plan, found)
     _log_plan(study, plan, found, frame)

@@ -60,8 +60,13 @@ def finished_runs(uri: str) -> dict[str, str]:
 # per 80-step epoch, 286–302 s per 240-step training with ψ; see studies.definitions.QUICK_BUDGET).
 STEP_S = {"smoke": 0.5, "quick": 1.0}
 FIXED_S = {"smoke": 4.0, "quick": 50.0}
+# Stage 2 of the two-stage recipe also runs the pseudo-image batch through φ each step: 240
+# quick steps took 7.2–7.6 min here against ≈ 5 min for a mask-only run (2026-12-03,
+# tools/recipe_diag.py), i.e. ≈ 1.6× the per-step time. Stage 1 (supervised on the pseudo set)
+# is a run of its own, once per stage-1 hash; a pseudo-only row only evaluates it.
+STAGE2_STEP_FACTOR = 1.6
 SIZE_PARAMS = ("train.epochs", "train.steps_per_epoch", "data.train_frames", "optim.batch_size",
-               "model.backbone", "data.image_size", "train.device")
+               "model.backbone", "data.image_size", "train.device", "recipe.stages")
 
 
 def _steps(cfg: ExperimentConfig) -> int:
@@ -78,7 +83,7 @@ def estimate_run_s(frame, cfg: ExperimentConfig) -> tuple[float | None, str]:
         flat = {"train.epochs": cfg.train.epochs, "train.steps_per_epoch": cfg.train.steps_per_epoch,
                 "data.train_frames": cfg.data.train_frames, "optim.batch_size": cfg.optim.batch_size,
                 "model.backbone": cfg.model.backbone, "data.image_size": cfg.data.image_size,
-                "train.device": cfg.train.device}
+                "train.device": cfg.train.device, "recipe.stages": cfg.recipe.stages}
         for key in SIZE_PARAMS:
             col = f"params.{key}"
             same = same[same[col] == str(flat[key])] if col in same else same.iloc[0:0]
@@ -86,6 +91,29 @@ def estimate_run_s(frame, cfg: ExperimentConfig) -> tuple[float | None, str]:
             secs = [(e - s).total_seconds() for s, e in zip(same["start_time"], same["end_time"])]
             return statistics.median(secs), f"median of {len(secs)} finished {cfg.profile} runs of this size here"
     if cfg.profile in STEP_S:
-        return FIXED_S[cfg.profile] + STEP_S[cfg.profile] * _steps(cfg), \
-            f"{_steps(cfg)} steps × {STEP_S[cfg.profile]} s + {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
+        if cfg.recipe.stages == "pseudo_only":
+            return FIXED_S[cfg.profile], f"evaluation only, {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
+        step = STEP_S[cfg.profile] * (STAGE2_STEP_FACTOR if cfg.recipe.stages == "two_stage" else 1.0)
+        return FIXED_S[cfg.profile] + step * _steps(cfg), \
+            f"{_steps(cfg)} steps × {step:.2g} s + {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
     return None, f"no estimate for profile {cfg.profile!r} (no finished run of this size yet)"
+
+
+def estimate_plan_s(frame, cfgs: list[ExperimentConfig], *, stage1_done=lambda cfg: False) -> tuple[float | None, str]:
+    """Seconds to train every config of ``cfgs`` here: each run's own estimate
+    (:func:`estimate_run_s`), plus each distinct stage 1 of the recipe rows once unless
+    ``stage1_done(cfg)`` (its checkpoint is cached). None when one of them has no estimate."""
+    from maskpose_core.train.two_stage import stage1_config
+    total, sources, stage1 = 0.0, {}, {}
+    for cfg in cfgs:
+        if cfg.recipe.uses_pseudo and not stage1_done(cfg):
+            s1 = stage1_config(cfg)
+            stage1.setdefault(s1.hash, s1)
+    for cfg in [*cfgs, *stage1.values()]:
+        secs, source = estimate_run_s(frame, cfg)
+        if secs is None:
+            return None, source
+        total += secs
+        sources[source] = sources.get(source, 0) + 1
+    detail = "; ".join(f"{n} × {src}" for src, n in sources.items())
+    return total, (f"{len(cfgs)} runs + {len(stage1)} stage-1 runs: " if stage1 else f"{len(cfgs)} runs: ") + detail

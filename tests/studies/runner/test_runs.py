@@ -53,7 +53,7 @@ def _frame(cfg, seconds: list[float], epochs: list[int]) -> pd.DataFrame:
     size = {"train.epochs": None, "train.steps_per_epoch": cfg.train.steps_per_epoch,
             "data.train_frames": cfg.data.train_frames, "optim.batch_size": cfg.optim.batch_size,
             "model.backbone": cfg.model.backbone, "data.image_size": cfg.data.image_size,
-            "train.device": cfg.train.device}
+            "train.device": cfg.train.device, "recipe.stages": cfg.recipe.stages}
     assert set(size) == set(SIZE_PARAMS)
     return pd.DataFrame([{"status": "FINISHED", "tags.profile": cfg.profile, "tags.kind": "train",
                           "start_time": start, "end_time": start + pd.Timedelta(seconds=s),
@@ -75,3 +75,20 @@ def test_without_runs_of_the_size_the_estimate_is_the_measured_fallback():
     assert per == FIXED_S["smoke"] + STEP_S["smoke"] * steps == 4.0 + 0.5 * steps
     assert "fallback" in source
     assert estimate_run_s(_frame(cfg, [], []), profile_config("paper"))[0] is None      # no measurement
+
+
+def test_a_plan_estimate_adds_each_distinct_stage_1_once_and_weights_stage_2_steps():
+    from maskpose_core.config import apply_overrides
+    from studies.runner.runs import STAGE2_STEP_FACTOR, estimate_plan_s
+    base = apply_overrides(profile_config("smoke"), {"recipe.stages": "two_stage"})
+    cfgs = [apply_overrides(base, {"seed": 0}), apply_overrides(base, {"seed": 0, "loss.lambda_p": 0.0}),
+            apply_overrides(base, {"seed": 1})]                  # two rows share seed 0's stage 1
+    steps = base.train.epochs * (base.train.steps_per_epoch or max(base.data.train_frames // base.optim.batch_size, 1))
+    s1 = base.recipe.stage1_epochs * base.recipe.stage1_steps_per_epoch
+    empty = _frame(base, [], [])
+    total, source = estimate_plan_s(empty, cfgs)
+    stage2 = FIXED_S["smoke"] + STEP_S["smoke"] * STAGE2_STEP_FACTOR * steps
+    stage1 = FIXED_S["smoke"] + STEP_S["smoke"] * s1
+    assert total == pytest.approx(3 * stage2 + 2 * stage1) and "2 stage-1 runs" in source
+    cached, _ = estimate_plan_s(empty, cfgs, stage1_done=lambda cfg: True)
+    assert cached == pytest.approx(3 * stage2)
