@@ -7,8 +7,11 @@
 ψ off, G off (Table 3's ``wo G``), the structure prior off, coarse-to-fine off / with a wide
 start. "Our additions": the multi-view consistency/triangulation terms, the coverage term, the
 extremity term and the template articulation prior off.
-Seeds per row: 3 for Table 3's rows, 1 for each component row (``--seeds K`` sets every row). At
-the quick profile the whole study is 29 trainings of ≈ 5 min on 2 CPU cores (``QUICK_BUDGET``);
+Table 3 is also run under the two-stage recipe (``studies.definitions.recipe_rows``: pseudo
+only, stage 2 with masks off, Table 3's rows as stage-2 variants, the target REFERENCE).
+Seeds per row: 3 for Table 3's rows and the recipe's headline rows, 1 for each component row
+(``--seeds K`` sets every row). At the quick profile the whole study is 46 trainings plus one
+stage 1 per seed and architecture, ≈ 4.5 h on 2 CPU cores in fp32 (``QUICK_BUDGET``);
 ``--dry-run`` prints the plan and the estimate for this machine.
 """
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import sys
 
 from studies.definitions import (AR, BASELINE, MPJPE, MPJPE_FLIP, QUICK_BUDGET, REFERENCE, TABLE3_STUDY,
-                                 table3_rows)
+                                 recipe_rows, table3_rows)
 from studies.runner.cli import main
 from studies.runner.plan import Metric, Row, Study
 
@@ -57,14 +60,14 @@ COMPONENT_ROWS = (
 STUDY = Study(
     name="ablation",
     title="Ablation — Table 3 and the components of the skeleton and physique masks",
-    rows=table3_rows(seeds=3) + COMPONENT_ROWS + (BASELINE, REFERENCE),
+    rows=table3_rows(seeds=3) + recipe_rows() + COMPONENT_ROWS + (BASELINE, REFERENCE),
     metrics=(MPJPE, MPJPE_FLIP, Metric("p_mpjpe_mm", "P-MPJPE (mm)"), AR,
              Metric("mask_iou", "mask IoU", digits=3)),
     seeds=1,
     profile_base=QUICK_BUDGET,
     paper_table="3",
     paper_dataset="Human3.6M",
-    budget_hours=3.0,
+    budget_hours=5.0,
     notes=("Full = bone maps + Δ, max over bones, σ² = 2e-2 constant (quick/smoke; the paper "
            "profile narrows 2e-2 → 3e-3), ψ on, G on, structure prior on, ψ's term after 20 % of "
            "the steps, φ sees image + mask, template init prior and template articulation prior (T), "

@@ -17,35 +17,23 @@ from __future__ import annotations
 
 import sys
 
-from studies.definitions import BASELINE, MPJPE, MPJPE_FLIP, QUICK_BUDGET, table3_rows
+from studies.definitions import (BASELINE, MPJPE, MPJPE_FLIP, QUICK_BUDGET, RECIPE, TWO_STAGE, recipe_rows,
+                                 table3_rows)
 from studies.runner.cli import main
 from studies.runner.plan import Metric, Row, Study
 
-RECIPE = "two-stage recipe"
-NO_TEMPLATE = {"model.init_prior": "none", "loss.template_weight": 0.0}
-TWO_STAGE = {**NO_TEMPLATE, "recipe.stages": "two_stage"}
-MASKS_OFF = {"loss.lambda_s": 0.0, "loss.lambda_p": 0.0, "loss.coverage_weight": 0.0, "loss.extremity_weight": 0.0}
-NO_G = {"loss.geodesic": False, "loss.extremity_weight": 0.0}
-STAGE2_STEPS_FACTOR = 2     # the REFERENCE gets stage 1 + stage 2 steps: twice the quick budget's epochs
-
-ROWS = (
-    Row(name="pseudo only (stage 1)", group=RECIPE, seeds=3, overrides={**NO_TEMPLATE, "recipe.stages": "pseudo_only"},
-        note="supervised on our labelled pseudo images only, evaluated on the target"),
-    Row(name="stage 2, masks off", group=RECIPE, seeds=3, overrides={**TWO_STAGE, **MASKS_OFF},
-        note="stage 2 with every mask weight 0: same streams, steps and BatchNorm exposure as Full"),
-    Row(name="stage 2, Full", group=RECIPE, seeds=3, overrides=TWO_STAGE),
-    Row(name="stage 2, wo G", group=RECIPE, seeds=3, overrides={**TWO_STAGE, **NO_G}),
-    Row(name="stage 2, wo ψ,G", group=RECIPE, seeds=1, overrides={**TWO_STAGE, **NO_G, "model.physique": False}),
-    Row(name="stage 2, wo ψ,G,Δ", group=RECIPE, seeds=1,
-        overrides={**TWO_STAGE, **NO_G, "model.physique": False, "loss.delta": False}),
+ROWS = recipe_rows()[:3] + (
+    Row(name="stage 2, paper's mask terms only (λs, λp)", group=RECIPE, seeds=1,
+        overrides={**TWO_STAGE, "loss.coverage_weight": 0.0, "loss.extremity_weight": 0.0},
+        note="do no harm, per term set: the skeleton and physique masks without our coverage and extremity terms"),
+    Row(name="stage 2, our mask terms only (coverage, extremity)", group=RECIPE, seeds=1,
+        overrides={**TWO_STAGE, "loss.lambda_s": 0.0, "loss.lambda_p": 0.0},
+        note="do no harm, per term set: coverage and extremity without the skeleton and physique masks"),
+) + recipe_rows()[3:6] + (
     Row(name="stage 2, Full, triangulated root", group=RECIPE, seeds=1,
         overrides={**TWO_STAGE, "model.root": "triangulated"},
         note="the root depth and crop centre of stage 2 triangulated from the predicted 2D roots"),
-    Row(name="target REFERENCE (3D labels)", kind="reference", group=RECIPE, seeds=3,
-        overrides={**NO_TEMPLATE, "loss.mode": "supervised_reference", "train.epochs": 3 * STAGE2_STEPS_FACTOR},
-        note="the same network on the target's 3D labels, stage 1 + stage 2 steps: an upper reference"),
-    BASELINE,
-) + tuple(r for r in table3_rows(seeds=1) if r.name in ("Full", "Full, no template"))
+) + recipe_rows()[6:] + (BASELINE,) + tuple(r for r in table3_rows(seeds=1) if r.name in ("Full", "Full, no template"))
 
 STUDY = Study(
     name="recipe",

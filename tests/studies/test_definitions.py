@@ -13,7 +13,7 @@ import pytest
 
 from studies.definitions import TABLE3_STUDY
 from studies.runner.plan import plan_study, training_runs
-from studies.runner.runs import FIXED_S, STEP_S, estimate_run_s
+from studies.runner.runs import FIXED_S, STEP_S, estimate_plan_s, estimate_run_s
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -38,7 +38,7 @@ def test_every_study_plans_at_every_profile(profile, load_study):
         assert plan_study(load_study(name)["build"](_args()), profile=profile)
 
 
-def test_ablation_quick_plan_has_the_seeds_and_fits_three_hours(load_study):
+def test_ablation_quick_plan_has_the_seeds_and_fits_its_budget(load_study):
     study = load_study("ablation")["STUDY"]
     plan = plan_study(study, profile="quick")
     for row in ("wo ψ,G,Δ", "wo ψ,G", "wo G", "Full", "Full, no template"):
@@ -46,11 +46,15 @@ def test_ablation_quick_plan_has_the_seeds_and_fits_three_hours(load_study):
     components = [r for r in study.rows if r.group in ("skeleton mask", "physique mask and the rest",
                                                        "our additions (not in the paper)")]
     assert len(components) == 13 and all(len(_hashes(plan, r.name)) == 1 for r in components)
+    for row in ("pseudo only (stage 1)", "stage 2, masks off", "stage 2, Full", "stage 2, wo G",
+                "target REFERENCE (3D labels)"):
+        assert len(_hashes(plan, row)) == 3, row
     trainings = training_runs(plan)
-    assert len(trainings) == 29                      # 5 × 3 + 13 + the supervised reference
+    assert len(trainings) == 46                      # 5 × 3 + 13 + the reference + the recipe's 5 × 3 + 2
     per_run, source = estimate_run_s(_empty_frame(), trainings[0][1].cfg)
     assert "fallback" in source and per_run == FIXED_S["quick"] + 240 * STEP_S["quick"]
-    assert len(trainings) * per_run <= study.budget_hours * 3600
+    total, _ = estimate_plan_s(_empty_frame(), [p.cfg for _, p in trainings])
+    assert total <= study.budget_hours * 3600
 
 
 def _empty_frame():

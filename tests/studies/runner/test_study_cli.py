@@ -43,5 +43,6 @@ def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, loa
     out = capsys.readouterr().out
     plan = plan_study(load_study("ablation")["STUDY"], profile="quick")
     assert all(p.hash[:12] in out for p in plan)
-    assert "29 distinct trainings" in out and "to run: 29 trainings" in out and "estimate: ≈ " in out and "(29 runs: 29 × 240 steps" in out
+    assert "46 distinct trainings" in out and "to run: 46 trainings" in out and "estimate: ≈ " in out
+    assert "(46 runs + 5 stage-1 runs: " in out          # one stage 1 per seed, + the two rows without ψ
     assert not store.reports.exists()
