@@ -103,6 +103,21 @@ def bench_render(n: int = 512, size: int = 32, *, compile_render: bool = True) -
     ], (t_fast_fb + t_near_fb) / n
 
 
+def make_step(net, cfg, batches):
+    """One training step (forward, backward, AdamW) per call, cycling over ``batches``."""
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr)
+    i = [0]
+
+    def step():
+        b = batches[i[0] % len(batches)]
+        i[0] += 1
+        out = net(b, sigma2=cfg.loss.sigma2, physique_on=True)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    return step
+
+
 def bench_training(profile: str, render_s_per_mask: float) -> list[tuple[str, str]]:
     from maskpose_core.data.registry import load_data
     from maskpose_core.train.evaluate import evaluate
@@ -111,17 +126,8 @@ def bench_training(profile: str, render_s_per_mask: float) -> list[tuple[str, st
     data = load_data(cfg.data, progress=False)
     data.train.load_in_memory()
     net = build_model(cfg, data)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr)
     loader = torch.utils.data.DataLoader(data.train, batch_size=cfg.optim.batch_size, shuffle=True)
-    batches = [b for b, _ in zip(loader, range(4))]
-
-    def step(i=[0]):
-        b = batches[i[0] % len(batches)]
-        i[0] += 1
-        out = net(b, sigma2=cfg.loss.sigma2, physique_on=True)
-        opt.zero_grad()
-        out["loss"].backward()
-        opt.step()
+    step = make_step(net, cfg, [b for b, _ in zip(loader, range(4))])
     t_step = best_of(step, repeats=4)
     n_masks = cfg.optim.batch_size * data.train.num_views ** 2 if cfg.loss.cross_view else \
         cfg.optim.batch_size * data.train.num_views
@@ -184,15 +190,7 @@ def bench_precision(profile: str, *, compile_detector: bool = True) -> list[tupl
     flops = 0
     for precision in ("fp32", "bf16"):
         net = build_model(cfg, data).set_precision(precision)
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr)
-
-        def step(i=[0]):
-            b = batches[i[0] % len(batches)]
-            i[0] += 1
-            out = net(b, sigma2=cfg.loss.sigma2, physique_on=True)
-            opt.zero_grad()
-            out["loss"].backward()
-            opt.step()
+        step = make_step(net, cfg, batches)
         if precision == "fp32":
             with FlopCounterMode(display=False) as counter:
                 step()
@@ -218,16 +216,8 @@ def bench_precision(profile: str, *, compile_detector: bool = True) -> list[tupl
     ]
     if compile_detector:
         net = build_model(cfg, data)
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr)
         net.detector.backbone = torch.compile(net.detector.backbone, dynamic=False)
-
-        def cstep(i=[0]):
-            b = batches[i[0] % len(batches)]
-            i[0] += 1
-            out = net(b, sigma2=cfg.loss.sigma2, physique_on=True)
-            opt.zero_grad()
-            out["loss"].backward()
-            opt.step()
+        cstep = make_step(net, cfg, batches)
         t0 = time.perf_counter()
         cstep()
         t_compile = time.perf_counter() - t0
