@@ -30,4 +30,9 @@ def test_stage1_is_one_cached_run_shared_by_the_recipe_rows(smoke_data_root, tmp
         run = client.get_run(outcome.run_id)
         assert run.info.status == "FINISHED" and run.data.tags["stage1_checkpoint"] == str(cached)
         assert "test/mpjpe_flip_mm" in run.data.metrics
+        # the stage-1 (pseudo-image) data set under a prefix of its own, the same in every row
+        assert run.data.params["stage1.data.dataset"] == "pseudo"
+        assert run.data.params["stage1.data.pseudo_rig"] == run.data.params["data.pseudo_rig"] == "overhead"
+    inputs = {d.dataset.name for d in client.get_run(full.run_id).inputs.dataset_inputs}
+    assert {"cmu-mv4/train", "cmu-mv4/val", "cmu-mv4/test", "pseudo/train"} <= inputs
     assert "train/loss_pseudo" in full.metrics and "train/loss" not in only.metrics
