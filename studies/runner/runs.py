@@ -65,6 +65,8 @@ FIXED_S = {"smoke": 4.0, "quick": 50.0}
 # tools/recipe_diag.py), i.e. ≈ 1.6× the per-step time. Stage 1 (supervised on the pseudo set)
 # is a run of its own, once per stage-1 hash; a pseudo-only row only evaluates it.
 STAGE2_STEP_FACTOR = 1.6
+# train.precision=bf16: the quick step took 0.714 s against 1.268 s in fp32 (reports/benchmarks.md, 2026-12-03)
+BF16_STEP_FACTOR = 0.714 / 1.268
 SIZE_PARAMS = ("train.epochs", "train.steps_per_epoch", "data.train_frames", "optim.batch_size",
                "model.backbone", "data.image_size", "train.device", "recipe.stages")
 
@@ -93,7 +95,8 @@ def estimate_run_s(frame, cfg: ExperimentConfig) -> tuple[float | None, str]:
     if cfg.profile in STEP_S:
         if cfg.recipe.stages == "pseudo_only":
             return FIXED_S[cfg.profile], f"evaluation only, {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
-        step = STEP_S[cfg.profile] * (STAGE2_STEP_FACTOR if cfg.recipe.stages == "two_stage" else 1.0)
+        step = STEP_S[cfg.profile] * (STAGE2_STEP_FACTOR if cfg.recipe.stages == "two_stage" else 1.0) \
+            * (BF16_STEP_FACTOR if cfg.train.precision == "bf16" else 1.0)
         return FIXED_S[cfg.profile] + step * _steps(cfg), \
             f"{_steps(cfg)} steps × {step:.2g} s + {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
     return None, f"no estimate for profile {cfg.profile!r} (no finished run of this size yet)"

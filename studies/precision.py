@@ -1,0 +1,96 @@
+"""bf16 against fp32 at the studies' budget: does ``train.precision=bf16`` keep the accuracy? (val split)
+
+    python studies/precision.py [--profile quick] [--seeds 3] [--dry-run]
+
+Four rows on the cmu-mv4 val subjects, 3 seeds each, paired by seed: the supervised REFERENCE and
+Table 3's Full (the mask-supervised method), each in fp32 and in bf16 (``train.precision``; the
+fp32 rows are the very runs Table 3 and the ablation make). Below the table, the paired
+differences bf16 − fp32 per metric, mean ± std over seeds. bf16 may become the studies' default
+only if, for both rows, |mean| ≤ its own std and < 2 mm on MPJPE † and P-MPJPE (issue 15's
+parity rule; the default choice is made on val).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from studies.definitions import MPJPE_FLIP, P_MPJPE, QUICK_BUDGET, REFERENCE, table3_rows
+from studies.runner.cli import main
+from studies.runner.plan import Row, Study
+
+PRECISION = "precision"
+PAIRS = (("REFERENCE", "supervised reference"), ("Full", "Full"))
+PARITY_MM = 2.0
+FULL = next(r for r in table3_rows(seeds=3) if r.name == "Full")
+
+
+def _rows() -> tuple[Row, ...]:
+    out = []
+    for label, _ in PAIRS:
+        base = REFERENCE if label == "REFERENCE" else FULL
+        for precision in ("fp32", "bf16"):
+            over = {**base.overrides, **({"train.precision": "bf16"} if precision == "bf16" else {})}
+            out.append(Row(name=f"{label}, {precision}", kind=base.kind, group=PRECISION, seeds=3, overrides=over))
+    return tuple(out)
+
+
+STUDY = Study(
+    name="precision",
+    title="bf16 against fp32 (train.precision) at the studies' budget, paired by seed (val split)",
+    rows=_rows(),
+    metrics=(MPJPE_FLIP, P_MPJPE),
+    seeds=3,
+    profile_base=QUICK_BUDGET,
+    notes=("fp32 rows are Table 3's Full and supervised reference (the same runs); bf16 rows change only "
+           "train.precision.",),
+)
+
+
+def paired_differences(runs: pd.DataFrame) -> list[str]:
+    """Markdown lines: per pair and metric, bf16 − fp32 per seed, mean ± std, and the verdict."""
+    lines = ["", "## Paired differences bf16 − fp32 (same seed)", "",
+             "| row | metric | per seed | mean ± std | parity (|mean| ≤ std and < 2 mm) |", "|---|---|---|---|---|"]
+    verdicts = []
+    for label, _ in PAIRS:
+        for metric in (MPJPE_FLIP.label, P_MPJPE.label):
+            a = runs[runs["row"] == f"{label}, fp32"].set_index("seed")[metric]
+            b = runs[runs["row"] == f"{label}, bf16"].set_index("seed")[metric]
+            diff = (b - a).dropna()
+            if len(diff) < 2:
+                lines.append(f"| {label} | {metric} | {len(diff)} pair(s) | — | not measured |")
+                verdicts.append(False)
+                continue
+            mean, std = float(diff.mean()), float(diff.std(ddof=1))
+            ok = abs(mean) <= std and abs(mean) < PARITY_MM and math.isfinite(mean)
+            verdicts.append(ok)
+            per = ", ".join(f"{d:+.1f}" for d in diff)
+            lines.append(f"| {label} | {metric} | {per} | {mean:+.1f} ± {std:.1f} | {'yes' if ok else 'NO'} |")
+    lines += ["", f"**Parity {'holds' if all(verdicts) else 'does not hold (or is not yet measured)'}** "
+                  "for every row and metric above."]
+    return lines
+
+
+def append_paired(reports_dir: Path) -> None:
+    """Add the paired section to ``precision.md`` from ``precision_runs.csv`` (atomic)."""
+    md, csv = reports_dir / f"{STUDY.name}.md", reports_dir / f"{STUDY.name}_runs.csv"
+    if not (md.is_file() and csv.is_file()):
+        return
+    text = md.read_text().split("\n## Paired differences")[0].rstrip("\n")
+    tmp = md.with_name(f".{md.name}.tmp")
+    tmp.write_text(text + "\n" + "\n".join(paired_differences(pd.read_csv(csv))) + "\n")
+    tmp.replace(md)
+
+
+if __name__ == "__main__":
+    status = main(STUDY, description=__doc__)
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--reports-dir", default="")
+    ap.add_argument("--dry-run", action="store_true")
+    opts, _ = ap.parse_known_args()
+    if not opts.dry_run:
+        append_paired(Path(opts.reports_dir) if opts.reports_dir else Path(__file__).resolve().parents[1] / "reports")
+    sys.exit(status)

@@ -1,0 +1,35 @@
+"""studies/precision.py: its fp32 rows are Table 3's runs, and the paired bf16 − fp32 verdict is
+computed by hand here."""
+from __future__ import annotations
+
+import pandas as pd
+
+from studies.definitions import TABLE3_STUDY
+from studies.runner.plan import plan_study
+
+
+def test_fp32_rows_share_table3s_runs_and_bf16_rows_differ_only_in_precision(load_study):
+    study = load_study("precision")["STUDY"]
+    plan = {(p.row.name, p.seed): p for p in plan_study(study, profile="quick")}
+    t3 = {(p.row.name, p.seed): p.hash for p in plan_study(TABLE3_STUDY, profile="quick", seeds=3)}
+    for seed in range(3):
+        assert plan[("Full, fp32", seed)].hash == t3[("Full", seed)]
+        assert plan[("REFERENCE, fp32", seed)].hash == t3[("supervised reference", seed)]
+        bf16 = plan[("Full, bf16", seed)].cfg
+        assert bf16.train.precision == "bf16" and bf16.hash != plan[("Full, fp32", seed)].hash
+
+
+def test_paired_differences_by_hand(load_study):
+    paired = load_study("precision")["paired_differences"]
+    rows = []
+    # Full: bf16 − fp32 = +1, −1, +0.5 (mean 0.17, std 1.04): parity; REFERENCE: +3, +3.5, +2.5 (mean 3.0 ± 0.5): not
+    for seed, (f32, b16) in enumerate([(200.0, 201.0), (210.0, 209.0), (205.0, 205.5)]):
+        rows += [{"row": "Full, fp32", "seed": seed, "MPJPE † (mm)": f32, "P-MPJPE (mm)": f32 - 20},
+                 {"row": "Full, bf16", "seed": seed, "MPJPE † (mm)": b16, "P-MPJPE (mm)": b16 - 20}]
+    for seed, d in enumerate([3.0, 3.5, 2.5]):
+        rows += [{"row": "REFERENCE, fp32", "seed": seed, "MPJPE † (mm)": 150.0, "P-MPJPE (mm)": 140.0},
+                 {"row": "REFERENCE, bf16", "seed": seed, "MPJPE † (mm)": 150.0 + d, "P-MPJPE (mm)": 140.0 + d}]
+    text = "\n".join(paired(pd.DataFrame(rows)))
+    assert "| Full | MPJPE † (mm) | +1.0, -1.0, +0.5 | +0.2 ± 1.0 | yes |" in text
+    assert "| REFERENCE | MPJPE † (mm) | +3.0, +3.5, +2.5 | +3.0 ± 0.5 | NO |" in text
+    assert "**Parity does not hold" in text
