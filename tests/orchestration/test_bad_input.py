@@ -125,6 +125,9 @@ def _nothing_created(tmp_path, store) -> bool:
     (["loss.lambda_s=nan"], "loss.lambda_s must be finite, got nan"),        # was a FloatingPointError traceback
     (["loss.sigma2=inf", "loss.sigma2_start=inf"], "loss.sigma2 must be finite, got inf"),  # was 11 s, σ² unnamed
     (["optim.lr=-inf"], "optim.lr must be finite, got -inf"),
+    (["train.precision=fp16"], "TrainConfig.precision must be one of ('fp32', 'bf16'), got 'fp16'"),
+    (["recipe.stages=two_stage", "data.pseudo_rig=roof"],
+     "DataConfig.pseudo_rig must be one of ['3dhp', 'h36m', 'overhead', 'ring'], got 'roof'"),
 ])
 def test_cli_non_finite_config_value_is_refused_by_key(capsys, tmp_path, tracking_uri, overrides, key):
     store = tmp_path / "store"
