@@ -43,7 +43,8 @@ DDP workers (worth it for the `paper` profile on GPUs, not on 2 CPU cores: see
 """
 
 
-def _header(path: Path) -> dict[str, str]:
+def report_header(path: Path) -> dict[str, str]:
+    """The title and the header fields (HEADER_FIELDS) of a report's first 20 lines."""
     out = {"title": path.stem}
     for line in path.read_text(errors="replace").splitlines()[:20]:
         if line.startswith("# ") and out["title"] == path.stem:
@@ -80,7 +81,7 @@ def render_index(reports_dir: Path, studies_dir: Path, scripts: tuple[str, ...] 
     for path in sorted(reports_dir.glob("*.md")):
         if path.name == "README.md":
             continue
-        h = _header(path)
+        h = report_header(path)
         runs = path.with_name(f"{path.stem}_runs.csv")
         current = check_runs_csv(runs).text.replace("|", "\\|") if runs.is_file() else "— (no runs)"
         lines.append(f"| [{path.name}]({path.name}) | {h['title']} | {h.get('data set', '')} | "

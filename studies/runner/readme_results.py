@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from studies.runner.index import _header
+from studies.runner.index import report_header
 from studies.runner.report import atomic_write_text
 from studies.runner.staleness import check_runs_csv
 
@@ -58,7 +58,7 @@ def render_results(reports_dir: Path, link_prefix: str = "reports/") -> str:
         metric = next((m for m in METRICS if f"{m} mean" in summary.columns), None)
         if metric is None or "kind" not in summary.columns:
             continue
-        h = _header(md)
+        h = report_header(md)
         runs = csv.with_name(f"{csv.stem}_runs.csv")
         current = check_runs_csv(runs) if runs.is_file() else None
         state = "—" if current is None else ("yes" if not current.stale else "**STALE**")
