@@ -1,5 +1,4 @@
-"""The authors' two-stage recipe on our renders: does the mask supervision pay on a target whose
-labels are never read? (reported on the target's **test** subjects)
+"""The authors' two-stage recipe on our renders: do masks pay on a target whose labels are never read? (test split)
 
     python studies/recipe.py [--profile quick] [--seeds 3] [--dry-run]
 

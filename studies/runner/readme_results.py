@@ -1,8 +1,9 @@
 """The README's results block, generated from ``reports/`` (never typed).
 
-    python -m studies.runner.readme_results        # rewrites README.md between the two markers
+    python -m studies.runner.readme_results        # marks stale reports, rewrites reports/README.md
+                                                   # and README.md between its two markers
 
-Every study run that writes into the project's ``reports/`` calls it too. One line per report
+Every study run that writes into the project's ``reports/`` calls :func:`write_readme_results` too. One line per report
 with a summary csv: where its numbers are from (split, profile, date, whether it is current
 by the staleness check), the mean-pose baseline, the REFERENCE and the method's headline rows,
 each as mean ± std (n finished / N planned) of the report's main metric.
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from studies.runner.index import report_header
+from studies.runner.index import report_header, write_index
 from studies.runner.report import atomic_write_text
-from studies.runner.staleness import check_runs_csv
+from studies.runner.staleness import check_runs_csv, mark_reports
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # the main metric of a report: the first of these its summary has
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--readme", default=str(root / "README.md"))
     ap.add_argument("--reports-dir", default=str(root / "reports"))
     args = ap.parse_args(argv)
+    for name, verdict in mark_reports(Path(args.reports_dir)).items():
+        print(f"{name}: {verdict.text}")
+    write_index(Path(args.reports_dir))
     changed = write_readme_results(Path(args.readme), Path(args.reports_dir))
     print(f"{args.readme}: results block {'rewritten' if changed else 'unchanged'}")
     return 0

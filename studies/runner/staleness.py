@@ -13,7 +13,8 @@ the same code the runner uses) and compares hashes:
 
 It only shows, never blocks: ``python -m studies.runner.staleness`` prints one line per
 report and marks each report's header (a ``> **STALE** …`` line under its title, removed
-again once current); the reports index (``reports/README.md``) has a column for it.
+again once current); the reports index (``reports/README.md``, :mod:`studies.runner.index`)
+has a column for it, and ``python -m studies.runner.readme_results`` does all three at once.
 """
 from __future__ import annotations
 
@@ -120,23 +121,22 @@ def mark_report(md_path: Path, verdict: Staleness) -> bool:
     return False
 
 
+def mark_reports(reports_dir: Path) -> dict[str, Staleness]:
+    """Check every report in ``reports_dir`` and mark (or unmark) its header; the verdicts."""
+    verdicts = check_reports(reports_dir)
+    for name, verdict in verdicts.items():
+        md = Path(reports_dir) / f"{name}.md"
+        if md.is_file():
+            mark_report(md, verdict)
+    return verdicts
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reports-dir", default=str(Path(__file__).resolve().parents[2] / "reports"))
     args = ap.parse_args(argv)
-    reports = Path(args.reports_dir)
-    verdicts = check_reports(reports)
-    for name, verdict in verdicts.items():
-        md = reports / f"{name}.md"
-        if md.is_file():
-            mark_report(md, verdict)
+    for name, verdict in mark_reports(Path(args.reports_dir)).items():
         print(f"{name}: {verdict.text}")
-    from studies.runner.index import write_index
-    from studies.runner.readme_results import write_readme_results
-    write_index(reports)
-    readme = reports.parent / "README.md"
-    if readme.is_file() and "results:start" in readme.read_text():
-        write_readme_results(readme, reports)
     return 0
 
 
