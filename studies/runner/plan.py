@@ -45,6 +45,24 @@ def digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def hashed_config(cfg: ExperimentConfig, eval_data: DataConfig | None) -> dict[str, Any]:
+    """What a run's identity is computed from, by key: the training config's hashed fields and
+    the evaluation data's under ``eval.data.*`` (the staleness check names changed keys from it)."""
+    return {**hashed_fields(cfg), **({f"eval.data.{k}": v for k, v in hashed_fields(eval_data).items()}
+                                     if eval_data is not None else {})}
+
+
+def run_identity(cfg: ExperimentConfig, eval_data: DataConfig | None, *, baseline: bool = False) -> str:
+    """The hash that identifies a planned run: the training config's own hash; for an evaluation
+    of it on ``eval_data``, or the mean-pose baseline, a digest of what they are computed from."""
+    if baseline:
+        return digest({"kind": "mean_pose", "train_data": hashed_fields(cfg.data),
+                       "eval_data": hashed_fields(eval_data or cfg.data)})
+    if eval_data is not None:
+        return digest({"kind": "eval", "train": cfg.hash, "eval_data": hashed_fields(eval_data)})
+    return cfg.hash
+
+
 @dataclass(frozen=True)
 class Metric:
     """A table column: our metric ``key`` (metrics.py) × ``scale``, beside paper column ``paper``."""
@@ -258,7 +276,7 @@ def plan_study(study: Study, *, profile: str | None = None, seeds: int | None = 
             if eval_data is None:
                 out.append(Planned(row, seed, cfg, cfg.hash))
             else:
-                h = digest({"kind": "eval", "train": cfg.hash, "eval_data": hashed_fields(eval_data)})
+                h = run_identity(cfg, eval_data)
                 out.append(Planned(row, seed, cfg, h, train_hash=cfg.hash, eval_data=eval_data))
     return out
 
@@ -270,8 +288,7 @@ def _plan_baseline(base: ExperimentConfig, row: Row, raw_root: str) -> Planned:
     if eval_data.dataset in UNLABELLED:
         return Planned(replace(row, kind="unavailable", note=f"{eval_data.dataset} has no 3D labels"),
                        0, None, f"unavailable:{row.slug}")
-    h = digest({"kind": "mean_pose", "train_data": hashed_fields(cfg.data),
-                 "eval_data": hashed_fields(eval_data)})
+    h = run_identity(cfg, eval_data, baseline=True)
     return Planned(row, 0, cfg, h, eval_data=eval_data)
 
 

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from maskpose_core.config import hashed_fields
-from studies.runner.plan import Planned, Study, planned_seeds
+from studies.runner.plan import Planned, Study, hashed_config, planned_seeds
 
 PAPER_COLUMNS = ("table", "group", "method", "up", "template", "supervised_flip", "joint", "mse_2d_pct",
                  "mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm", "pck", "auc", "mpjpe_cm",
@@ -89,8 +88,7 @@ def recorded_identity(study: Study, p: Planned, *, profile: str, overrides: dict
                                              {"data.dataset": study.dataset}, dict(overrides)],
               "row": dict(p.row.overrides), "evaluate_on": dict(p.row.evaluate_on or {}),
               "kind": p.row.kind, "action": p.action, "seed": p.seed}
-    config = {**hashed_fields(p.cfg), **({f"eval.{k}": v for k, v in hashed_fields(p.eval_data).items()}
-                                         if p.eval_data is not None else {})}
+    config = hashed_config(p.cfg, p.eval_data)
     return {"recipe": json.dumps(recipe, sort_keys=True, default=str),
             "config": json.dumps(config, sort_keys=True, default=str)}
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from maskpose_core.config import apply_overrides, hashed_fields, profile_config
-from studies.runner.plan import Row, digest, eval_data_config, row_config
+from maskpose_core.config import apply_overrides, profile_config
+from studies.runner.plan import Row, eval_data_config, hashed_config, row_config, run_identity
 
 MARK = "> **STALE**"
 MAX_KEYS_SHOWN = 8
@@ -55,16 +55,7 @@ def replan(recipe: dict) -> tuple[str, dict]:
     row = Row(name="replanned", kind=kind, overrides=recipe["row"], evaluate_on=recipe["evaluate_on"] or None)
     run = row_config(cfg, row, int(recipe["seed"]))
     eval_data = eval_data_config(run, row, raw_root="")
-    config = {**hashed_fields(run), **({f"eval.{k}": v for k, v in hashed_fields(eval_data).items()}
-                                       if eval_data is not None else {})}
-    if recipe["action"] == "baseline":
-        h = digest({"kind": "mean_pose", "train_data": hashed_fields(run.data),
-                     "eval_data": hashed_fields(eval_data or run.data)})
-    elif eval_data is not None:
-        h = digest({"kind": "eval", "train": run.hash, "eval_data": hashed_fields(eval_data)})
-    else:
-        h = run.hash
-    return h, config
+    return run_identity(run, eval_data, baseline=recipe["action"] == "baseline"), hashed_config(run, eval_data)
 
 
 def _changed_keys(recorded: dict, today: dict) -> list[str]:
