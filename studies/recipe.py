@@ -14,7 +14,11 @@ made on val (docs/method-notes.md).
 """
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+
+import pandas as pd
 
 from studies.definitions import (BASELINE, MPJPE, MPJPE_FLIP, QUICK_BUDGET, RECIPE, TWO_STAGE, recipe_rows,
                                  table3_rows)
@@ -49,5 +53,58 @@ STUDY = Study(
            "the template T)."),
 )
 
+PSEUDO, OFF, FULL, TARGET_REF = (recipe_rows()[0].name, recipe_rows()[1].name, recipe_rows()[2].name,
+                                 recipe_rows()[6].name)
+SHARE_BAR, STD_BAR = 0.30, 3.0      # issue 13: masks close >= 30 % of the gap, by >= 3 × the larger seed std
+
+
+def headline(runs: pd.DataFrame) -> list[str]:
+    """Markdown lines: the gap (pseudo only − target REFERENCE) and the masks' own gain (masks off
+    − Full, paired by seed) per metric, its share of the gap, and both bars of the headline."""
+    ok = runs[runs["status"] == "FINISHED"]
+    per = {name: ok[ok["row"] == name].set_index("seed") for name in (PSEUDO, OFF, FULL, TARGET_REF)}
+    lines = ["", "## The headline: what the masks add, paired by seed", "",
+             f"Gap = {PSEUDO} − {TARGET_REF} (means over seeds); gain = {OFF} − {FULL} per seed "
+             f"(same stage 1, streams and steps). Bars: gain ≥ {SHARE_BAR:.0%} of the gap, and mean gain ≥ "
+             f"{STD_BAR:g} × the larger seed std of the two rows.", "",
+             "| metric | pseudo only | REFERENCE | gap | masks off | Full | gain per seed | gain mean ± std | "
+             "share of gap | bars met |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for metric in (MPJPE_FLIP.label, "P-MPJPE (mm)", "2D † (% crop)"):
+        col = {k: v[metric].dropna() for k, v in per.items()}
+        if any(len(c) == 0 for c in col.values()):
+            lines.append(f"| {metric} | not measured yet | | | | | | | | |")
+            continue
+        gain = (col[OFF] - col[FULL]).dropna()
+        gap = col[PSEUDO].mean() - col[TARGET_REF].mean()
+        sd = lambda c: c.std(ddof=1) if len(c) > 1 else float("nan")          # noqa: E731
+        cell = lambda c: f"{c.mean():.1f} ± {sd(c):.1f} (n={len(c)})"          # noqa: E731
+        g_mean, g_std = gain.mean(), sd(gain)
+        share = g_mean / gap if gap > 0 else float("nan")
+        bar_std = max(sd(col[OFF]), sd(col[FULL]))
+        met = share >= SHARE_BAR and g_mean >= STD_BAR * bar_std if len(gain) > 1 else False
+        lines.append(f"| {metric} | {cell(col[PSEUDO])} | {cell(col[TARGET_REF])} | {gap:.1f} | {cell(col[OFF])} | "
+                     f"{cell(col[FULL])} | {', '.join(f'{g:+.1f}' for g in gain)} | {g_mean:+.1f} ± {g_std:.1f} | "
+                     f"{share:.0%} | {'yes' if met else 'no'} (≥ {STD_BAR:g} × {bar_std:.1f} needed) |")
+    return lines
+
+
+def append_headline(reports_dir: Path) -> None:
+    """Add the headline section to ``recipe.md`` from ``recipe_runs.csv`` (atomic)."""
+    md, csv = reports_dir / f"{STUDY.name}.md", reports_dir / f"{STUDY.name}_runs.csv"
+    if not (md.is_file() and csv.is_file()):
+        return
+    text = md.read_text().split("\n## The headline")[0].rstrip("\n")
+    tmp = md.with_name(f".{md.name}.tmp")
+    tmp.write_text(text + "\n" + "\n".join(headline(pd.read_csv(csv))) + "\n")
+    tmp.replace(md)
+
+
 if __name__ == "__main__":
-    sys.exit(main(STUDY, description=__doc__))
+    status = main(STUDY, description=__doc__)
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--reports-dir", default="")
+    ap.add_argument("--dry-run", action="store_true")
+    opts, _ = ap.parse_known_args()
+    if not opts.dry_run:
+        append_headline(Path(opts.reports_dir) if opts.reports_dir else Path(__file__).resolve().parents[1] / "reports")
+    sys.exit(status)
