@@ -40,7 +40,7 @@ def _rows() -> tuple[Row, ...]:
 
 STUDY = Study(
     name="precision",
-    title="bf16 against fp32 (train.precision) at the studies' budget, paired by seed (val split)",
+    title="Precision — bf16 against fp32 (train.precision) at the studies' budget, paired by seed (val split)",
     rows=_rows(),
     metrics=(MPJPE_FLIP, P_MPJPE),
     seeds=3,
@@ -54,7 +54,7 @@ def paired_differences(runs: pd.DataFrame) -> list[str]:
     """Markdown lines: per pair and metric, bf16 − fp32 per seed, mean ± std, and the verdict."""
     lines = ["", "## Paired differences bf16 − fp32 (same seed)", "",
              "| row | metric | per seed | mean ± std | parity (|mean| ≤ std and < 2 mm) |", "|---|---|---|---|---|"]
-    verdicts = []
+    verdicts, failing = [], []
     for label, _ in PAIRS:
         for metric in (MPJPE_FLIP.label, P_MPJPE.label):
             a = runs[runs["row"] == f"{label}, fp32"].set_index("seed")[metric]
@@ -63,14 +63,17 @@ def paired_differences(runs: pd.DataFrame) -> list[str]:
             if len(diff) < 2:
                 lines.append(f"| {label} | {metric} | {len(diff)} pair(s) | — | not measured |")
                 verdicts.append(False)
+                failing.append(f"{label} / {metric} (not measured)")
                 continue
             mean, std = float(diff.mean()), float(diff.std(ddof=1))
             ok = abs(mean) <= std and abs(mean) < PARITY_MM and math.isfinite(mean)
             verdicts.append(ok)
+            if not ok:
+                failing.append(f"{label} / {metric}")
             per = ", ".join(f"{d:+.1f}" for d in diff)
             lines.append(f"| {label} | {metric} | {per} | {mean:+.1f} ± {std:.1f} | {'yes' if ok else 'NO'} |")
-    lines += ["", f"**Parity {'holds' if all(verdicts) else 'does not hold (or is not yet measured)'}** "
-                  "for every row and metric above."]
+    lines += ["", "**Parity holds** for every row and metric above: bf16 may be the studies' default." if all(verdicts)
+              else f"**Parity does not hold** for: {'; '.join(failing)}. The default stays fp32."]
     return lines
 
 

@@ -27,6 +27,7 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 METRICS = ("MPJPE † (mm)", "MPJPE (mm)", "MPJPE (cm)")
 # the method's rows worth a headline, in this order, where a report has them
 HEADLINE_ROWS = ("pseudo only (stage 1)", "stage 2, masks off", "stage 2, Full", "Full", "Full, no template",
+                 "Full, fp32", "Full, bf16",
                  "Ours", "Ours †", "Ours (SPP)", "source + target (cmu-3dhp-rig) masks")
 HEADLINE_PREFIXES = ("tuned",)
 
@@ -63,8 +64,11 @@ def render_results(reports_dir: Path, link_prefix: str = "reports/") -> str:
         runs = csv.with_name(f"{csv.stem}_runs.csv")
         current = check_runs_csv(runs) if runs.is_file() else None
         state = "—" if current is None else ("yes" if not current.stale else "**STALE**")
-        by_kind = lambda prefix: "; ".join(_cell(s, metric) for _, s in summary.iterrows()  # noqa: E731
-                                           if str(s["kind"]).startswith(prefix)) or "—"
+        def by_kind(prefix: str) -> str:
+            """The baseline or REFERENCE cell; named by row where a report has several."""
+            rows = [s for _, s in summary.iterrows() if str(s["kind"]).startswith(prefix)]
+            named = len(rows) > 1
+            return "; ".join(f"{s['row']} {_cell(s, metric)}" if named else _cell(s, metric) for s in rows) or "—"
         ours = [f"{s['row']} {_cell(s, metric)}" for name in HEADLINE_ROWS
                 for _, s in summary[summary["row"] == name].iterrows()]
         ours += [f"{s['row']} {_cell(s, metric)}" for _, s in summary.iterrows()
