@@ -1,0 +1,72 @@
+"""How much of stage 2's effect is BatchNorm's running statistics? (val only; a diagnostic)
+
+    python tools/bn_probe.py [--batches 40] [key=value ...]
+
+Loads the cached stage-1 checkpoint of the given recipe config (quick studies budget) and
+evaluates it on the target's val split three ways, with no weight changed:
+``stage 1`` (running statistics of the pseudo set, as trained), ``target stats`` (running
+statistics re-estimated on target training images: AdaBN) and ``mixed stats`` (re-estimated on
+alternating target and pseudo batches, momentum 0.1, target first: what stage 2's evaluation
+sees). Images only are read from the target (no labels). Prints one JSON line per way.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from maskpose_core.config import apply_overrides, parse_overrides, profile_config
+from maskpose_core.data.registry import load_data
+from maskpose_core.train.fit import build_model
+from maskpose_core.train.two_stage import ensure_stage1, evaluate_on_target
+
+STUDY_BUDGET = {"train.epochs": 3, "train.steps_per_epoch": 80, "train.val_samples": 200}
+RECIPE = {"recipe.stages": "two_stage", "model.init_prior": "none", "loss.template_weight": 0.0}
+SHOWN = ("mpjpe_flip_mm", "p_mpjpe_mm", "err2d_flip_pct", "mask_iou")
+
+
+def _reestimate(net, loaders, batches: int, momentum: float | None) -> None:
+    """Running statistics from ``batches`` steps over ``loaders`` in turn (train-mode forward, no grad)."""
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = momentum
+    net.train()
+    its = [iter(ld) for ld in loaders]
+    with torch.no_grad():
+        for _ in range(batches):
+            for it in its:
+                b = next(it)
+                net.predict_views(b)
+    for m in bns:
+        m.momentum = 0.1
+    net.eval()
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", type=int, default=40)
+    ap.add_argument("overrides", nargs="*")
+    args = ap.parse_args(argv)
+    cfg = apply_overrides(profile_config("quick"), {**STUDY_BUDGET, **RECIPE, **parse_overrides(args.overrides)})
+    state, path = ensure_stage1(cfg, Path("checkpoints/stage1-cache"))
+    data = load_data(cfg.data, progress=False, pseudo=True)
+    g = lambda: torch.Generator().manual_seed(0)                                          # noqa: E731
+    target = torch.utils.data.DataLoader(data.train, batch_size=cfg.optim.batch_size, shuffle=True, generator=g())
+    pseudo = torch.utils.data.DataLoader(data.pseudo, batch_size=cfg.optim.batch_size, shuffle=True, generator=g())
+    for way, loaders, momentum in (("stage 1", None, None), ("target stats", [target], None),
+                                   ("mixed stats", [target, pseudo], 0.1)):
+        net = build_model(cfg, data, init=state)
+        if loaders is not None:
+            _reestimate(net, loaders, args.batches, momentum)
+        m = evaluate_on_target(net, data)
+        print(json.dumps({"way": way, "checkpoint": path.name,
+                          "val": {k: round(m[f"val/{k}"], 2) for k in SHOWN}}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
