@@ -1,6 +1,6 @@
 """How much of stage 2's effect is BatchNorm's running statistics? (val only; a diagnostic)
 
-    python tools/bn_probe.py [--batches 40] [key=value ...]
+    python tools/bn_probe.py [--batches 40] [--profile quick] [key=value ...]
 
 Loads the cached stage-1 checkpoint of the given recipe config (quick studies budget) and
 evaluates it on the target's val split three ways, with no weight changed:
@@ -46,27 +46,39 @@ def _reestimate(net, loaders, batches: int, momentum: float | None) -> None:
     net.eval()
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batches", type=int, default=40)
+    ap.add_argument("--profile", default="quick", choices=("smoke", "quick"))
+    ap.add_argument("--cache", default="checkpoints/stage1-cache", help="the stage-1 cache folder")
+    ap.add_argument("--data-root", default=None, help="built data (default $MASKPOSE_DATA or <project>/data)")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args(argv)
-    cfg = apply_overrides(profile_config("quick"), {**STUDY_BUDGET, **RECIPE, **parse_overrides(args.overrides)})
-    state, path = ensure_stage1(cfg, Path("checkpoints/stage1-cache"))
-    data = load_data(cfg.data, progress=False, pseudo=True)
+    budget = STUDY_BUDGET if args.profile == "quick" else {}
+    cfg = apply_overrides(profile_config(args.profile), {**budget, **RECIPE, **parse_overrides(args.overrides)})
+    root = Path(args.data_root) if args.data_root else None
+    state, path = ensure_stage1(cfg, Path(args.cache), root=root)
+    data = load_data(cfg.data, root=root, progress=False, pseudo=True)
     g = lambda: torch.Generator().manual_seed(0)                                          # noqa: E731
     target = torch.utils.data.DataLoader(data.train, batch_size=cfg.optim.batch_size, shuffle=True, generator=g())
     pseudo = torch.utils.data.DataLoader(data.pseudo, batch_size=cfg.optim.batch_size, shuffle=True, generator=g())
+    lines = []
     for way, loaders, momentum in (("stage 1", None, None), ("target stats", [target], None),
                                    ("mixed stats", [target, pseudo], 0.1)):
         net = build_model(cfg, data, init=state)
         if loaders is not None:
             _reestimate(net, loaders, args.batches, momentum)
         m = evaluate_on_target(net, data)
-        print(json.dumps({"way": way, "checkpoint": path.name,
-                          "val": {k: round(m[f"val/{k}"], 2) for k in SHOWN}}), flush=True)
-    return 0
+        lines.append({"way": way, "checkpoint": path.name, "val": {k: round(m[f"val/{k}"], 2) for k in SHOWN},
+                      "bn_mean_abs": round(float(_first_bn(net).running_mean.abs().mean()), 6)})
+        print(json.dumps(lines[-1]), flush=True)
+    return lines
+
+
+def _first_bn(net) -> torch.nn.modules.batchnorm._BatchNorm:
+    return next(m for m in net.detector.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])
+    sys.exit(0)
