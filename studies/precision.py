@@ -11,15 +11,13 @@ parity rule; the default choice is made on val).
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from studies.definitions import MPJPE_FLIP, P_MPJPE, QUICK_BUDGET, REFERENCE, table3_rows
-from studies.runner.cli import main
+from studies.runner.cli import main_with_section
 from studies.runner.plan import Row, Study
 
 PRECISION = "precision"
@@ -77,23 +75,5 @@ def paired_differences(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
-def append_paired(reports_dir: Path) -> None:
-    """Add the paired section to ``precision.md`` from ``precision_runs.csv`` (atomic)."""
-    md, csv = reports_dir / f"{STUDY.name}.md", reports_dir / f"{STUDY.name}_runs.csv"
-    if not (md.is_file() and csv.is_file()):
-        return
-    text = md.read_text().split("\n## Paired differences")[0].rstrip("\n")
-    tmp = md.with_name(f".{md.name}.tmp")
-    tmp.write_text(text + "\n" + "\n".join(paired_differences(pd.read_csv(csv))) + "\n")
-    tmp.replace(md)
-
-
 if __name__ == "__main__":
-    status = main(STUDY, description=__doc__)
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--reports-dir", default="")
-    ap.add_argument("--dry-run", action="store_true")
-    opts, _ = ap.parse_known_args()
-    if not opts.dry_run:
-        append_paired(Path(opts.reports_dir) if opts.reports_dir else Path(__file__).resolve().parents[1] / "reports")
-    sys.exit(status)
+    sys.exit(main_with_section(STUDY, description=__doc__, heading="## Paired differences", section=paired_differences))

@@ -14,15 +14,13 @@ made on val (docs/method-notes.md).
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from studies.definitions import (BASELINE, MPJPE, MPJPE_FLIP, QUICK_BUDGET, RECIPE, TWO_STAGE, recipe_rows,
                                  table3_rows)
-from studies.runner.cli import main
+from studies.runner.cli import main_with_section
 from studies.runner.plan import Metric, Row, Study
 
 ROWS = recipe_rows()[:3] + (
@@ -88,23 +86,5 @@ def headline(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
-def append_headline(reports_dir: Path) -> None:
-    """Add the headline section to ``recipe.md`` from ``recipe_runs.csv`` (atomic)."""
-    md, csv = reports_dir / f"{STUDY.name}.md", reports_dir / f"{STUDY.name}_runs.csv"
-    if not (md.is_file() and csv.is_file()):
-        return
-    text = md.read_text().split("\n## The headline")[0].rstrip("\n")
-    tmp = md.with_name(f".{md.name}.tmp")
-    tmp.write_text(text + "\n" + "\n".join(headline(pd.read_csv(csv))) + "\n")
-    tmp.replace(md)
-
-
 if __name__ == "__main__":
-    status = main(STUDY, description=__doc__)
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--reports-dir", default="")
-    ap.add_argument("--dry-run", action="store_true")
-    opts, _ = ap.parse_known_args()
-    if not opts.dry_run:
-        append_headline(Path(opts.reports_dir) if opts.reports_dir else Path(__file__).resolve().parents[1] / "reports")
-    sys.exit(status)
+    sys.exit(main_with_section(STUDY, description=__doc__, heading="## The headline", section=headline))

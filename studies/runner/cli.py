@@ -231,3 +231,17 @@ def _command() -> str:
     except ValueError:
         pass
     return " ".join(["python", shlex.quote(str(script))] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+def main_with_section(study: Study, *, description: str, heading: str, section) -> int:
+    """``main``, then one section computed from the study's runs csv appended to its report
+    (``report.append_section``); nothing is appended on ``--dry-run``."""
+    status = main(study, description=description)
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--reports-dir", default="")
+    ap.add_argument("--dry-run", action="store_true")
+    opts, _ = ap.parse_known_args()
+    if not opts.dry_run:
+        reports_dir = Path(opts.reports_dir) if opts.reports_dir else project_root() / "reports"
+        report.append_section(reports_dir, study.name, heading, section)
+    return status

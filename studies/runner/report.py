@@ -290,6 +290,16 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def append_section(reports_dir: Path, name: str, heading: str, section) -> None:
+    """Append ``section(runs)`` (markdown lines; ``runs`` = ``<name>_runs.csv``) to ``<name>.md``,
+    replacing an older section that starts with ``heading``. Atomic; nothing when either is missing."""
+    md, csv = Path(reports_dir) / f"{name}.md", Path(reports_dir) / f"{name}_runs.csv"
+    if not (md.is_file() and csv.is_file()):
+        return
+    text = md.read_text().split(f"\n{heading}")[0].rstrip("\n")
+    atomic_write_text(md, text + "\n" + "\n".join(section(pd.read_csv(csv))) + "\n")
+
+
 def plot_png(study: Study, summary: pd.DataFrame) -> bytes:
     """Per-row bars (mean ± std) per metric, the paper's values as diamonds; PNG bytes."""
     import matplotlib

@@ -114,3 +114,15 @@ def test_gap_closed_is_computed_from_the_row_means():
     assert "| Full | 50 % |" in lines and "| wo G | -25 % |" in lines
     assert "supervised reference |" not in lines.split("|---|")[1]         # only trained rows
     assert "AR (%)" not in lines                          # the mean pose has a low AR by construction
+
+
+def test_append_section_replaces_its_own_older_section(tmp_path):
+    from studies.runner.report import append_section
+    (tmp_path / "s.md").write_text("# S\n\n| a |\n")
+    (tmp_path / "s_runs.csv").write_text("row,seed\nx,0\nx,1\n")
+    section = lambda runs: ["", "## Extra", "", f"{len(runs)} runs"]     # noqa: E731
+    append_section(tmp_path, "s", "## Extra", section)
+    append_section(tmp_path, "s", "## Extra", section)                 # again: replaced, not doubled
+    assert (tmp_path / "s.md").read_text() == "# S\n\n| a |\n\n## Extra\n\n2 runs\n"
+    append_section(tmp_path, "missing", "## Extra", section)           # nothing to append to: no file made
+    assert not (tmp_path / "missing.md").exists()
