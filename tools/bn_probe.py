@@ -21,7 +21,8 @@ import torch
 from maskpose_core.config import apply_overrides, parse_overrides, profile_config
 from maskpose_core.data.registry import load_data
 from maskpose_core.train.fit import build_model
-from maskpose_core.train.two_stage import ensure_stage1, evaluate_on_target
+from maskpose_core.train.evaluate import evaluate
+from maskpose_core.train.two_stage import ensure_stage1
 
 STUDY_BUDGET = {"train.epochs": 3, "train.steps_per_epoch": 80, "train.val_samples": 200}
 RECIPE = {"recipe.stages": "two_stage", "model.init_prior": "none", "loss.template_weight": 0.0}
@@ -29,8 +30,9 @@ SHOWN = ("mpjpe_flip_mm", "p_mpjpe_mm", "err2d_flip_pct", "mask_iou")
 
 
 def _reestimate(net, loaders, batches: int, momentum: float | None) -> None:
-    """Running statistics from ``batches`` steps over ``loaders`` in turn (train-mode forward, no grad)."""
-    bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    """The detector's running statistics from ``batches`` steps over ``loaders`` in turn (train-mode
+    forward, no grad). ψ's are left as trained: ``predict_views`` does not run ψ."""
+    bns = [m for m in net.detector.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()
         m.momentum = momentum
@@ -68,8 +70,8 @@ def main(argv: list[str]) -> list[dict]:
         net = build_model(cfg, data, init=state)
         if loaders is not None:
             _reestimate(net, loaders, args.batches, momentum)
-        m = evaluate_on_target(net, data)
-        lines.append({"way": way, "checkpoint": path.name, "val": {k: round(m[f"val/{k}"], 2) for k in SHOWN},
+        m = evaluate(net, data.val)                       # val only: the test split is not read
+        lines.append({"way": way, "checkpoint": path.name, "val": {k: round(m[k], 2) for k in SHOWN},
                       "bn_mean_abs": round(float(_first_bn(net).running_mean.abs().mean()), 6)})
         print(json.dumps(lines[-1]), flush=True)
     return lines
