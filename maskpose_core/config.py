@@ -57,6 +57,7 @@ class TrainConfig:
     num_threads: int = 0             # torch intra-op threads; 0 = leave torch's default
     fault_kill_epoch: int = -1       # fault injection (tests): kill one worker once in this epoch
     precision: str = "fp32"          # fp32 | bf16: the conv trunks under bf16 autocast (model/precision.py)
+    compile: bool = False            # torch.compile the detector's backbone in place (MaskPoseNet.compile_backbone)
 
     def __post_init__(self):
         _positive(self, "epochs", "spp_epochs")
@@ -267,6 +268,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "loss.template_weight": 0.0,
     "loss.physique_supervised": False,
     "train.precision": "fp32",
+    "train.compile": False,
 }
 
 

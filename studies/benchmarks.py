@@ -233,7 +233,7 @@ def _compile_rows(cfg, data, batches, step_s: dict[str, float], n_eval: int) -> 
     for precision in ("fp32", "bf16"):
         torch._dynamo.reset()   # a cold in-process cache for each precision (inductor's disk cache may be warm)
         net = build_model(cfg, data).set_precision(precision)
-        net.detector.backbone = torch.compile(net.detector.backbone, dynamic=False)
+        net.compile_backbone()                                  # what train.compile=true does in fit
         cstep = make_step(net, cfg, batches)
         t0 = time.perf_counter()
         cstep()

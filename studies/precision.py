@@ -1,13 +1,13 @@
-"""bf16 against fp32 at the studies' budget: does ``train.precision=bf16`` keep the accuracy? (val split)
+"""bf16 and torch.compile against plain fp32 at the studies' budget: do the faster numerics keep the accuracy? (val split)
 
     python studies/precision.py [--profile quick] [--seeds 3] [--dry-run]
 
-Four rows on the cmu-mv4 val subjects, 3 seeds each, paired by seed: the supervised REFERENCE and
-Table 3's Full (the mask-supervised method), each in fp32 and in bf16 (``train.precision``; the
-fp32 rows are the very runs Table 3 and the ablation make). Below the table, the paired
-differences bf16 − fp32 per metric, mean ± std over seeds. bf16 may become the studies' default
-only if, for both rows, |mean| ≤ its own std and < 2 mm on MPJPE † and P-MPJPE (issue 15's
-parity rule; the default choice is made on val).
+Six rows on the cmu-mv4 val subjects, 3 seeds each, paired by seed: the supervised REFERENCE and
+Table 3's Full (the mask-supervised method), each in fp32, in bf16 (``train.precision``) and in
+fp32 with the compiled backbone (``train.compile``); the fp32 rows are the very runs Table 3 and
+the ablation make. Below the table, the paired differences variant − fp32 per metric, mean ± std
+over seeds. A variant may become the studies' default only if, for both rows, |mean| ≤ its own
+std and < 2 mm on MPJPE † and P-MPJPE (issue 15's parity rule; the default choice is made on val).
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from studies.runner.plan import Row, Study
 
 PRECISION = "precision"
 PAIRS = (("REFERENCE", "supervised reference"), ("Full", "Full"))
+# each variant against plain fp32: its row suffix and the overrides that make it
+VARIANTS = {"bf16": {"train.precision": "bf16"}, "fp32 + compile": {"train.compile": True}}
 PARITY_MM = 2.0
 FULL = next(r for r in table3_rows(seeds=3) if r.name == "Full")
 
@@ -30,48 +32,56 @@ def _rows() -> tuple[Row, ...]:
     out = []
     for label, _ in PAIRS:
         base = REFERENCE if label == "REFERENCE" else FULL
-        for precision in ("fp32", "bf16"):
-            over = {**base.overrides, **({"train.precision": "bf16"} if precision == "bf16" else {})}
-            out.append(Row(name=f"{label}, {precision}", kind=base.kind, group=PRECISION, seeds=3, overrides=over))
+        out.append(Row(name=f"{label}, fp32", kind=base.kind, group=PRECISION, seeds=3, overrides=base.overrides))
+        for variant, over in VARIANTS.items():
+            out.append(Row(name=f"{label}, {variant}", kind=base.kind, group=PRECISION, seeds=3,
+                           overrides={**base.overrides, **over}))
     return tuple(out)
 
 
 STUDY = Study(
     name="precision",
-    title="Precision — bf16 against fp32 (train.precision) at the studies' budget, paired by seed (val split)",
+    title="Precision — bf16 (train.precision) and torch.compile (train.compile) against fp32 at the studies' "
+          "budget, paired by seed (val split)",
     rows=_rows(),
     metrics=(MPJPE_FLIP, P_MPJPE),
     seeds=3,
     profile_base=QUICK_BUDGET,
     notes=("fp32 rows are Table 3's Full and supervised reference (the same runs); bf16 rows change only "
-           "train.precision.",),
+           "train.precision, compile rows only train.compile.",),
 )
 
 
 def paired_differences(runs: pd.DataFrame) -> list[str]:
-    """Markdown lines: per pair and metric, bf16 − fp32 per seed, mean ± std, and the verdict."""
-    lines = ["", "## Paired differences bf16 − fp32 (same seed)", "",
-             "| row | metric | per seed | mean ± std | parity (|mean| ≤ std and < 2 mm) |", "|---|---|---|---|---|"]
-    verdicts, failing = [], []
-    for label, _ in PAIRS:
-        for metric in (MPJPE_FLIP.label, P_MPJPE.label):
-            a = runs[runs["row"] == f"{label}, fp32"].set_index("seed")[metric]
-            b = runs[runs["row"] == f"{label}, bf16"].set_index("seed")[metric]
-            diff = (b - a).dropna()
-            if len(diff) < 2:
-                lines.append(f"| {label} | {metric} | {len(diff)} pair(s) | — | not measured |")
-                verdicts.append(False)
-                failing.append(f"{label} / {metric} (not measured)")
-                continue
-            mean, std = float(diff.mean()), float(diff.std(ddof=1))
-            ok = abs(mean) <= std and abs(mean) < PARITY_MM and math.isfinite(mean)
-            verdicts.append(ok)
-            if not ok:
-                failing.append(f"{label} / {metric}")
-            per = ", ".join(f"{d:+.1f}" for d in diff)
-            lines.append(f"| {label} | {metric} | {per} | {mean:+.1f} ± {std:.1f} | {'yes' if ok else 'NO'} |")
-    lines += ["", "**Parity holds** for every row and metric above: bf16 may be the studies' default." if all(verdicts)
-              else f"**Parity does not hold** for: {'; '.join(failing)}. The default stays fp32."]
+    """Markdown lines: per variant, pair and metric, variant − fp32 per seed, mean ± std, and the
+    verdict per variant."""
+    lines = ["", "## Paired differences against fp32 (same seed)", "",
+             "| variant | row | metric | per seed | mean ± std | parity (|mean| ≤ std and < 2 mm) |",
+             "|---|---|---|---|---|---|"]
+    failing: dict[str, list[str]] = {}
+    for variant in VARIANTS:
+        failing[variant] = []
+        for label, _ in PAIRS:
+            for metric in (MPJPE_FLIP.label, P_MPJPE.label):
+                a = runs[runs["row"] == f"{label}, fp32"].set_index("seed")[metric]
+                b = runs[runs["row"] == f"{label}, {variant}"].set_index("seed")[metric]
+                diff = (b - a).dropna()
+                if len(diff) < 2:
+                    lines.append(f"| {variant} | {label} | {metric} | {len(diff)} pair(s) | — | not measured |")
+                    failing[variant].append(f"{label} / {metric} (not measured)")
+                    continue
+                mean, std = float(diff.mean()), float(diff.std(ddof=1))
+                ok = abs(mean) <= std and abs(mean) < PARITY_MM and math.isfinite(mean)
+                if not ok:
+                    failing[variant].append(f"{label} / {metric}")
+                per = ", ".join(f"{d:+.1f}" for d in diff)
+                lines.append(f"| {variant} | {label} | {metric} | {per} | {mean:+.1f} ± {std:.1f} | "
+                             f"{'yes' if ok else 'NO'} |")
+    lines.append("")
+    for variant, bad in failing.items():
+        lines.append(f"- **{variant}: parity holds** for every row and metric: it may be the studies' default."
+                     if not bad else f"- **{variant}: parity does not hold** for: {'; '.join(bad)}. "
+                     "The default stays plain fp32.")
     return lines
 
 

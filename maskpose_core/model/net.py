@@ -42,6 +42,15 @@ class MaskPoseNet(nn.Module):
             self.physique.precision = precision
         return self
 
+    def compile_backbone(self) -> "MaskPoseNet":
+        """``torch.compile`` the detector's backbone in place (``nn.Module.compile``: the
+        parameter names, hence checkpoints, stay those of the eager module). Shapes are static
+        (``dynamic=False``); train and eval mode are two graphs, each compiled on first use.
+        Only the backbone: it is most of a step's FLOPs, and the head's softmax, the lift and
+        the losses keep their eager fp32 code. Measured in ``reports/benchmarks.md``."""
+        self.detector.backbone.compile(dynamic=False)
+        return self
+
     @property
     def renderer(self):
         """The skeleton-mask renderer of the objective (figures and probes draw with it)."""

@@ -138,6 +138,8 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
     device = torch.device(cfg.train.device)
     check_precision(cfg.train.precision, cfg.train.device)      # warns where bf16 is emulated
     net = build_model(cfg, data, init=init).to(device).set_precision(cfg.train.precision)
+    if cfg.train.compile:
+        net.compile_backbone()
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     start_epoch, step = 0, 0
     if resume is not None:

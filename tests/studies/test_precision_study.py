@@ -17,6 +17,9 @@ def test_fp32_rows_share_table3s_runs_and_bf16_rows_differ_only_in_precision(loa
         assert plan[("REFERENCE, fp32", seed)].hash == t3[("supervised reference", seed)]
         bf16 = plan[("Full, bf16", seed)].cfg
         assert bf16.train.precision == "bf16" and bf16.hash != plan[("Full, fp32", seed)].hash
+        compiled = plan[("REFERENCE, fp32 + compile", seed)].cfg
+        assert compiled.train.compile and compiled.train.precision == "fp32"
+        assert compiled.hash != plan[("REFERENCE, fp32", seed)].hash
 
 
 def test_paired_differences_by_hand(load_study):
@@ -30,6 +33,18 @@ def test_paired_differences_by_hand(load_study):
         rows += [{"row": "REFERENCE, fp32", "seed": seed, "MPJPE † (mm)": 150.0, "P-MPJPE (mm)": 140.0},
                  {"row": "REFERENCE, bf16", "seed": seed, "MPJPE † (mm)": 150.0 + d, "P-MPJPE (mm)": 140.0 + d}]
     text = "\n".join(paired(pd.DataFrame(rows)))
-    assert "| Full | MPJPE † (mm) | +1.0, -1.0, +0.5 | +0.2 ± 1.0 | yes |" in text
-    assert "| REFERENCE | MPJPE † (mm) | +3.0, +3.5, +2.5 | +3.0 ± 0.5 | NO |" in text
-    assert "**Parity does not hold" in text
+    # the compile rows are absent: not measured, so no parity is claimed for them
+    assert "| fp32 + compile | Full | MPJPE † (mm) | 0 pair(s) | — | not measured |" in text
+    assert "**fp32 + compile: parity does not hold**" in text
+    # compile − fp32 = +0.5, −0.5, +0.1 on both rows and metrics (mean 0.03 ± 0.50): parity
+    for seed, d in enumerate([0.5, -0.5, 0.1]):
+        for label, base in (("Full", 200.0), ("REFERENCE", 150.0)):
+            fp32 = next(r for r in rows if r["row"] == f"{label}, fp32" and r["seed"] == seed)
+            rows.append({"row": f"{label}, fp32 + compile", "seed": seed, "MPJPE † (mm)": fp32["MPJPE † (mm)"] + d,
+                         "P-MPJPE (mm)": fp32["P-MPJPE (mm)"] + d})
+    text = "\n".join(paired(pd.DataFrame(rows)))
+    assert "| fp32 + compile | REFERENCE | P-MPJPE (mm) | +0.5, -0.5, +0.1 | +0.0 ± 0.5 | yes |" in text
+    assert "**fp32 + compile: parity holds** for every row and metric" in text
+    assert "| bf16 | Full | MPJPE † (mm) | +1.0, -1.0, +0.5 | +0.2 ± 1.0 | yes |" in text
+    assert "| bf16 | REFERENCE | MPJPE † (mm) | +3.0, +3.5, +2.5 | +3.0 ± 0.5 | NO |" in text
+    assert "**bf16: parity does not hold** for: REFERENCE / MPJPE † (mm); REFERENCE / P-MPJPE (mm)." in text
