@@ -269,6 +269,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "loss.physique_supervised": False,
     "train.precision": "fp32",
     "train.compile": False,
+    "model.depth_hypotheses": 1,
 }
 
 

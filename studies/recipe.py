@@ -7,7 +7,8 @@ cached run per seed, shared by every stage-2 row that changes only stage-2 terms
 ``pseudo only`` = stage 1 evaluated on the target; ``stage 2, masks off`` = the same streams and
 steps with every mask weight 0 (so a gain over it is the masks'); ``stage 2, Full``; Table 3's
 rows as stage-2 variants; a triangulated-root row (``model.root=triangulated``: no ground-truth
-root in stage 2); the target REFERENCE (the same network on the target's 3D labels, given as many
+root in stage 2); two architecture options of the authors' code, K = 3 depth hypotheses and the
+image × mask input (each with its own stage 1); the target REFERENCE (the same network on the target's 3D labels, given as many
 steps as stage 1 + stage 2) and the mean-pose baseline. Group "mask-only" keeps the paper's
 method as stated (with and without the template T). Rows read ``test/…``; every choice was
 made on val (docs/method-notes.md).
@@ -34,6 +35,14 @@ ROWS = recipe_rows()[:3] + (
     Row(name="stage 2, Full, triangulated root", group=RECIPE, seeds=1,
         overrides={**TWO_STAGE, "model.root": "triangulated"},
         note="the root depth and crop centre of stage 2 triangulated from the predicted 2D roots"),
+    Row(name="stage 2, Full, K = 3 depth hypotheses", group=RECIPE, seeds=1,
+        overrides={**TWO_STAGE, "model.depth_hypotheses": 3},
+        note="the authors' 3 depths per joint at the top peaks of p(z), losses take the minimum per batch; "
+             "its own stage 1"),
+    Row(name="stage 2, Full, input image × mask", group=RECIPE, seeds=1,
+        overrides={**TWO_STAGE, "model.input": "image*mask"},
+        note="the authors' input (background blacked out by the mask) instead of image + mask channels; "
+             "its own stage 1"),
 ) + recipe_rows()[6:] + (BASELINE,) + tuple(r for r in table3_rows(seeds=1) if r.name in ("Full", "Full, no template"))
 
 STUDY = Study(

@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> dict:
     loader = torch.utils.data.DataLoader(data.val, batch_size=args.samples)
     batch = next(iter(loader))
     with torch.no_grad():
-        joints_cam, xy = net.predict_views(batch)
+        hyps, xy = net.predict_views(batch)
+        joints_cam = hyps[0]
     gt_cam, gt_xy = batch["joints_cam_mm"], batch["joints_2d_norm"]
     sigma2 = loss_cfg.sigma2
     at_pred = _terms_at(obj, net, batch, joints_cam, xy, sigma2)

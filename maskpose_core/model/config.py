@@ -17,6 +17,7 @@ class ModelConfig:
     width: int = 32                  # base channel count of tiny / resnet_small
     heatmap_size: int = 16           # H = W of the per-joint volume
     heatmap_depth: int = 16          # D of the per-joint volume
+    depth_hypotheses: int = 1        # K depths per landmark at the top-K peaks of p(z) (model/hypotheses.py)
     depth_range_mm: float = 1000.0   # root-relative z in [-1, 1] spans ± this many mm
     num_landmarks: int = 17          # L; = J without SPP, >= 2J with SPP
     physique: bool = True            # ψ: the physique U-Net (off = "wo ψ")
@@ -38,6 +39,9 @@ class ModelConfig:
         for n in ("width", "heatmap_size", "heatmap_depth", "physique_width"):
             if getattr(self, n) < 2:
                 raise ValueError(f"ModelConfig.{n} must be >= 2, got {getattr(self, n)}")
+        if not 1 <= self.depth_hypotheses <= self.heatmap_depth:
+            raise ValueError(f"ModelConfig.depth_hypotheses (K) must be in 1..heatmap_depth "
+                             f"({self.heatmap_depth}), got {self.depth_hypotheses}")
         if self.num_landmarks < 17 or (self.num_landmarks - 17) % 16:
             raise ValueError(f"ModelConfig.num_landmarks must be 17 + 16·m (J joints plus m free "
                              f"landmarks per tree bone), got {self.num_landmarks}")

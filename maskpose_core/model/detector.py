@@ -20,6 +20,7 @@ from torch import nn
 from maskpose_core.geometry import normalized_to_pixels, unproject_pixels
 from maskpose_core.model.backbones import COORD_CHANNELS, INPUT_CHANNELS, build_backbone, load_backbone_weights
 from maskpose_core.model.config import ModelConfig
+from maskpose_core.model.hypotheses import depth_hypotheses
 from maskpose_core.model.precision import autocast
 
 Tensor = torch.Tensor
@@ -58,7 +59,8 @@ class IntegralHead(nn.Module):
 
 
 class Detector(nn.Module):
-    """φ. forward(image (B, 3, S, S)) -> dict(xy_norm (B, L, 2), z_norm (B, L), spread)."""
+    """φ. forward(image (B, 3, S, S)) -> dict(xy_norm (B, L, 2), z_norm (B, L)), plus with
+    ``model.depth_hypotheses`` K > 1 z_hyp_norm (B, L, K), whose hypothesis 0 is z_norm."""
 
     def __init__(self, cfg: ModelConfig, image_size: int):
         super().__init__()
@@ -119,8 +121,10 @@ class Detector(nn.Module):
         py = prob.sum(dim=(2, 4))                                   # (B, L, H)
         pz = prob.sum(dim=(3, 4))                                   # (B, L, D)
         xy = torch.stack([(px * self.grid_hw).sum(-1), (py * self.grid_hw).sum(-1)], dim=-1)
-        z = (pz * self.grid_d).sum(-1)
-        return {"xy_norm": xy, "z_norm": z}
+        if self.cfg.depth_hypotheses == 1:
+            return {"xy_norm": xy, "z_norm": (pz * self.grid_d).sum(-1)}
+        z_hyp = depth_hypotheses(pz, self.grid_d, self.cfg.depth_hypotheses)    # (B, L, K)
+        return {"xy_norm": xy, "z_norm": z_hyp[..., 0], "z_hyp_norm": z_hyp}
 
     def lift(self, xy_norm: Tensor, z_norm: Tensor, K: Tensor, root_depth_mm: Tensor,
              image_size: int) -> Tensor:

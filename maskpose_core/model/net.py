@@ -17,6 +17,7 @@ from maskpose_core.loss.config import LossConfig
 from maskpose_core.loss.objective import MaskObjective
 from maskpose_core.model.config import ModelConfig
 from maskpose_core.model.detector import Detector
+from maskpose_core.model.hypotheses import min_over_hypotheses
 from maskpose_core.model.physique import PhysiqueUNet
 from maskpose_core.model.precision import PRECISIONS
 from maskpose_core.skeleton import ROOT
@@ -73,10 +74,15 @@ class MaskPoseNet(nn.Module):
 
     def predict(self, image: Tensor, K: Tensor, root_cam_mm: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
         """Monocular: image (N, 3, S, S), K (N, 3, 3), root (N, 3) [, mask (N, S, S)]
-        -> joints_cam_mm (N, L, 3), xy_norm (N, L, 2)."""
+        -> joints_cam_mm (N, L, 3), xy_norm (N, L, 2); with K > 1 depth hypotheses also
+        hypotheses_cam_mm (N, K, L, 3), whose hypothesis 0 is joints_cam_mm."""
         out = self.detector(image, mask)
         out["joints_cam_mm"] = self.detector.lift(out["xy_norm"], out["z_norm"], K, root_cam_mm[:, 2],
                                                   self.image_size)
+        if "z_hyp_norm" in out:
+            out["hypotheses_cam_mm"] = torch.stack(
+                [self.detector.lift(out["xy_norm"], z, K, root_cam_mm[:, 2], self.image_size)
+                 for z in out["z_hyp_norm"].unbind(-1)], dim=1)
         return out
 
     # ------------------------------------------------------------------ training
@@ -90,27 +96,39 @@ class MaskPoseNet(nn.Module):
         one forward per backward. The pseudo batch goes through φ after the target batch, in
         its own forward: BatchNorm normalises each with its own batch statistics, and its
         running statistics (used at evaluation) follow both streams."""
-        joints_cam, xy = self.predict_views(batch)
+        hyps, xy = self.predict_views(batch)
+        joints_cam = hyps[0]
         out = {"joints_cam_mm": joints_cam, "xy_norm": xy,
                "spread_mm": structure.spread_mm(joints_cam.detach())}
         if self.loss_cfg.mode == "supervised_reference":
-            out.update(self._supervised_terms(batch, joints_cam, sigma2))
+            out.update(self._min_over(hyps, lambda j: self._supervised_terms(batch, j, sigma2)))
         else:
-            out.update(self._mask_terms(batch, joints_cam, xy, sigma2, physique_on))
+            out.update(self._min_over(hyps, lambda j: self._mask_terms(batch, j, xy, sigma2, physique_on)))
         if extra is not None:   # fit refuses extra data with the supervised reference
-            e_cam, e_xy = self.predict_views(extra)
-            e = self._mask_terms(extra, e_cam, e_xy, sigma2, physique_on)
+            e_hyps, e_xy = self.predict_views(extra)
+            e = self._min_over(e_hyps, lambda j: self._mask_terms(extra, j, e_xy, sigma2, physique_on))
             out["loss_extra"] = e["loss"].detach()
             out["loss"] = out["loss"] + self.loss_cfg.extra_weight * e["loss"]
         if pseudo is not None:
-            p_cam, _ = self.predict_views(pseudo)
-            l_pseudo = self.objective.supervised_terms(pseudo, p_cam)
+            p_hyps, _ = self.predict_views(pseudo)
+            l_pseudo, _ = min_over_hypotheses([self.objective.supervised_terms(pseudo, j) for j in p_hyps])
             out["loss_pseudo"] = l_pseudo.detach()
             out["loss"] = out["loss"] + self.loss_cfg.pseudo_weight * l_pseudo
         return out
 
-    def predict_views(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Every view's prediction: joints_cam_mm (B, C, L, 3) and xy_norm (B, C, L, 2)."""
+    @staticmethod
+    def _min_over(hyps: list[Tensor], terms) -> dict[str, Tensor]:
+        """``terms(joints)`` of the hypothesis pose with the smallest loss (per batch,
+        model/hypotheses.py); the one pose itself when K = 1."""
+        if len(hyps) == 1:
+            return terms(hyps[0])
+        every = [terms(j) for j in hyps]
+        _, best = min_over_hypotheses([t["loss"] for t in every])
+        return every[best]
+
+    def predict_views(self, batch: dict[str, Tensor]) -> tuple[list[Tensor], Tensor]:
+        """Every view's prediction: the K hypothesis poses, each joints_cam_mm (B, C, L, 3)
+        (one pose when K = 1; pose 0 is the prediction), and xy_norm (B, C, L, 2)."""
         img = batch["image"]
         if img.ndim != 5:
             raise ValueError(f"batch['image'] must be (B, C, 3, S, S), got {tuple(img.shape)}")
@@ -118,9 +136,10 @@ class MaskPoseNet(nn.Module):
         det = self.detector(img.flatten(0, 1), batch["mask"].flatten(0, 1))
         xy = det["xy_norm"].view(b, c, -1, 2)
         root_cam = self.root_camera(batch, xy)                                    # (B, C, 3)
-        joints_cam = self.detector.lift(det["xy_norm"], det["z_norm"], batch["K"].flatten(0, 1),
-                                        root_cam.flatten(0, 1)[:, 2], self.image_size).view(b, c, -1, 3)
-        return joints_cam, xy
+        depths = det["z_hyp_norm"].unbind(-1) if "z_hyp_norm" in det else (det["z_norm"],)
+        hyps = [self.detector.lift(det["xy_norm"], z, batch["K"].flatten(0, 1), root_cam.flatten(0, 1)[:, 2],
+                                   self.image_size).view(b, c, -1, 3) for z in depths]
+        return hyps, xy
 
     def _supervised_terms(self, batch, joints_cam, sigma2):
         """USES LABELS (the REFERENCE, or stage 1 on pseudo images): L1 on root-relative camera

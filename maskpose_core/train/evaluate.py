@@ -29,7 +29,8 @@ def _loader(split, max_samples: int, batch: int = EVAL_BATCH):
 def predict_split(net, split, *, max_samples: int = 0, sigma2: float | None = None) -> dict[str, torch.Tensor]:
     """Run φ on every view of (a subset of) a split.
 
-    Returns joints_cam_mm (N, C, L, 3), xy_norm (N, C, L, 2), gt_cam_mm (N, C, J, 3),
+    Returns joints_cam_mm (N, C, L, 3), xy_norm (N, C, L, 2), (K > 1) hypotheses_cam_mm
+    (N, C, K, L, 3), gt_cam_mm (N, C, J, 3),
     gt_2d_norm (N, C, J, 2), gt_world_mm (N, J, 3), R/t_mm, mask_iou (N, C), plus a few
     own-view renders for figures.
     """
@@ -58,6 +59,8 @@ def predict_split(net, split, *, max_samples: int = 0, sigma2: float | None = No
                  "gt_2d_norm": batch["joints_2d_norm"], "gt_world_mm": batch["joints_world_mm"],
                  "R": batch["R"], "t_mm": batch["t_mm"], "mask_iou": inter / union,
                  "loss_skeleton": (geo * (target - m_skel) ** 2).mean((-1, -2))}
+        if "hypotheses_cam_mm" in pred:        # K > 1: (B, C, K, L, 3), for the oracle protocol only
+            parts["hypotheses_cam_mm"] = pred["hypotheses_cam_mm"].view(b, c, *pred["hypotheses_cam_mm"].shape[1:])
         for k, v in parts.items():
             out.setdefault(k, []).append(v)
     net.train(was_training)
@@ -79,9 +82,12 @@ def metrics_from_predictions(pred: dict[str, torch.Tensor], *, has_labels: bool,
                                  pred["gt_2d_norm"].reshape(n * c, -1, 2),
                                  pred_world_mm=world, gt_world_mm=pred["gt_world_mm"]))
     if oracle:
+        hyp = pred.get("hypotheses_cam_mm")
+        if hyp is not None:
+            hyp = hyp[..., :NUM_JOINTS, :].reshape(n * c, hyp.shape[2], NUM_JOINTS, 3)
         out.update(oracle_metrics(joints.reshape(n * c, NUM_JOINTS, 3), pred["gt_cam_mm"].reshape(n * c, -1, 3),
                                   pred["xy_norm"][:, :, :NUM_JOINTS].reshape(n * c, -1, 2),
-                                  pred["gt_2d_norm"].reshape(n * c, -1, 2)))
+                                  pred["gt_2d_norm"].reshape(n * c, -1, 2), hypotheses_3d=hyp))
     return out
 
 
