@@ -97,6 +97,9 @@ class ExperimentConfig:
         if self.recipe.stages == "two_stage" and self.loss.mode != "unsupervised":
             raise ValueError(f"recipe.stages='two_stage' trains stage 2 with the mask terms; loss.mode must be "
                              f"'unsupervised', got {self.loss.mode!r}")
+        if self.loss.discriminator_weight > 0 and self.recipe.stages != "two_stage":
+            raise ValueError(f"loss.discriminator_weight > 0 needs recipe.stages='two_stage' (its real poses are "
+                             f"stage 2's pseudo batches), got recipe.stages={self.recipe.stages!r}")
         if self.recipe.uses_pseudo and self.data.dataset == "pseudo":
             raise ValueError("recipe.stages uses the pseudo set as its source; data.dataset must be the target, "
                              "not 'pseudo'")
@@ -270,6 +273,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "train.precision": "fp32",
     "train.compile": False,
     "model.depth_hypotheses": 1,
+    "loss.discriminator_weight": 0.0,
 }
 
 

@@ -7,8 +7,9 @@ cached run per seed, shared by every stage-2 row that changes only stage-2 terms
 ``pseudo only`` = stage 1 evaluated on the target; ``stage 2, masks off`` = the same streams and
 steps with every mask weight 0 (so a gain over it is the masks'); ``stage 2, Full``; Table 3's
 rows as stage-2 variants; a triangulated-root row (``model.root=triangulated``: no ground-truth
-root in stage 2); two architecture options of the authors' code, K = 3 depth hypotheses and the
-image × mask input (each with its own stage 1); the target REFERENCE (the same network on the target's 3D labels, given as many
+root in stage 2); the authors' pose discriminator (UP: real poses from the pseudo set) and two
+architecture options of their code, K = 3 depth hypotheses and the image × mask input (each with
+its own stage 1); the target REFERENCE (the same network on the target's 3D labels, given as many
 steps as stage 1 + stage 2) and the mean-pose baseline. Group "mask-only" keeps the paper's
 method as stated (with and without the template T). Rows read ``test/…``; every choice was
 made on val (docs/method-notes.md).
@@ -39,6 +40,10 @@ ROWS = recipe_rows()[:3] + (
         overrides={**TWO_STAGE, "model.depth_hypotheses": 3},
         note="the authors' 3 depths per joint at the top peaks of p(z), losses take the minimum per batch; "
              "its own stage 1"),
+    Row(name="stage 2, Full + pose discriminator (UP)", group=RECIPE, seeds=1,
+        overrides={**TWO_STAGE, "loss.discriminator_weight": 0.1},
+        note="an LSGAN pose discriminator against the pseudo batch's 3D poses (other subjects: UP), "
+             "generator term 0.1; shares stage 1"),
     Row(name="stage 2, Full, input image × mask", group=RECIPE, seeds=1,
         overrides={**TWO_STAGE, "model.input": "image*mask"},
         note="the authors' input (background blacked out by the mask) instead of image + mask channels; "

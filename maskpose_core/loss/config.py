@@ -35,6 +35,7 @@ class LossConfig:
     template_weight: float = 0.2     # articulation prior: residual to the fitted template (T; not in the paper)
     extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
     pseudo_weight: float = 1.0       # two-stage recipe, stage 2: pseudo-image supervision (authors: 3.0 beside 0.02 masks)
+    discriminator_weight: float = 0.0  # stage 2: pose discriminator's generator term (UP; loss/discriminator.py)
     physique_supervised: bool = False  # supervised modes: also train ψ on the exact skeleton -> mask pairs (stage 1)
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
@@ -49,7 +50,7 @@ class LossConfig:
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
                   "coverage_weight", "extremity_weight", "template_weight",
                   "triangulation_weight", "skeleton_clip", "extra_weight", "pseudo_weight",
-                  "triangulation_cap_mm"):
+                  "triangulation_cap_mm", "discriminator_weight"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

@@ -14,6 +14,7 @@ from torch import nn
 from maskpose_core.geometry import normalized_to_pixels, triangulate_dlt, world_to_camera
 from maskpose_core.loss import structure
 from maskpose_core.loss.config import LossConfig
+from maskpose_core.loss.discriminator import PoseDiscriminator, adversarial_terms
 from maskpose_core.loss.objective import MaskObjective
 from maskpose_core.model.config import ModelConfig
 from maskpose_core.model.detector import Detector
@@ -33,6 +34,8 @@ class MaskPoseNet(nn.Module):
         self.detector = Detector(model_cfg, image_size)
         self.physique = PhysiqueUNet(model_cfg.physique_width) if model_cfg.physique else None
         self.objective = MaskObjective(loss_cfg, image_size=image_size, num_landmarks=model_cfg.num_landmarks)
+        # stage 2's optional pose discriminator (loss/discriminator.py); absent at weight 0
+        self.discriminator = PoseDiscriminator() if loss_cfg.discriminator_weight > 0 else None
 
     def set_precision(self, precision: str) -> "MaskPoseNet":
         """Run the detector's and ψ's convolutions in ``fp32`` or ``bf16`` (model/precision.py)."""
@@ -114,6 +117,10 @@ class MaskPoseNet(nn.Module):
             l_pseudo, _ = min_over_hypotheses([self.objective.supervised_terms(pseudo, j) for j in p_hyps])
             out["loss_pseudo"] = l_pseudo.detach()
             out["loss"] = out["loss"] + self.loss_cfg.pseudo_weight * l_pseudo
+            if self.discriminator is not None:   # real poses: the pseudo batch's (other subjects)
+                gen, disc = adversarial_terms(self.discriminator, joints_cam.flatten(0, 1), pseudo["joints_world_mm"])
+                out.update(loss_gen=gen.detach(), loss_disc=disc.detach())
+                out["loss"] = out["loss"] + self.loss_cfg.discriminator_weight * gen + disc
         return out
 
     @staticmethod

@@ -115,13 +115,18 @@ def _check_finite(step: int, out: dict) -> None:
 
 def build_model(cfg: ExperimentConfig, data: DataBundle, *, init: dict | None = None) -> MaskPoseNet:
     """The network of ``cfg``: seeded init plus the init prior, or (``init``, a checkpoint state
-    such as stage 1's) its weights, buffers included, without re-applying the prior."""
+    such as stage 1's) its weights, buffers included, without re-applying the prior. Stage 1
+    has no pose discriminator: a stage-2 one starts fresh (seeded) beside the loaded weights."""
     torch.manual_seed(cfg.seed)
     net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
     if init is None:
         apply_init_prior(net, cfg, data)
     else:
-        net.load_state_dict(init["model"])
+        missing, unexpected = net.load_state_dict(init["model"], strict=False)
+        missing = [k for k in missing if not k.startswith("discriminator.")]
+        if missing or unexpected:
+            raise ValueError(f"the initial weights do not fit this network: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
     return net
 
 
