@@ -7,7 +7,7 @@
   ``cfg`` (``check_stage1`` names the keys that differ) and reused, with the log line
   ``stage 1: reusing <path>``;
 * else stage 1 is trained now as its own MLflow run (experiment ``stage1``, run name
-  ``stage1/<hash>/seed=<s>``) through :func:`orchestration.train.run_training`, and its final
+  ``stage1/<hash>/seed=<s>``) through the ``train`` it is handed (``run_training``), and its final
   checkpoint is copied into the cache. A lock file serialises concurrent rows that need the
   same stage 1 (``--parallel``): one trains, the others then find it.
 
@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from maskpose_core.config import ExperimentConfig
 from maskpose_core.file_lock import file_lock
@@ -42,11 +43,10 @@ def _reuse(cfg: ExperimentConfig, path: Path) -> Path:
     return path
 
 
-def ensure_stage1(cfg: ExperimentConfig, opts, *, storage: Path, cluster: dict | None = None,
-                  driver_cpus: float = 0.0) -> Path:
-    """The cached stage-1 checkpoint of ``cfg``, training (and caching) it first if needed."""
-    from orchestration.train import run_training
-
+def ensure_stage1(cfg: ExperimentConfig, opts, *, storage: Path, train: Callable) -> Path:
+    """The cached stage-1 checkpoint of ``cfg``, training (and caching) it first if needed with
+    ``train(stage1_cfg, stage1_opts)`` (orchestration.train passes its own ``run_training``,
+    so this module does not import it back)."""
     path = cache_path(cfg, storage)
     if path.is_file():
         return _reuse(cfg, path)
@@ -58,7 +58,7 @@ def ensure_stage1(cfg: ExperimentConfig, opts, *, storage: Path, cluster: dict |
                  s1.train.epochs, path)
         s1_opts = dataclasses.replace(opts, study=STAGE1_EXPERIMENT, variant="stage1", parent_run_id=None,
                                       extra_tags={"stage": "1"})
-        outcome = run_training(s1, s1_opts, cluster=cluster, driver_cpus=driver_cpus)
+        outcome = train(s1, s1_opts)
         if outcome.checkpoint is None:
             raise RuntimeError(f"stage 1 run {outcome.run_id} finished without a checkpoint")
         tmp = path.with_name(f".{path.name}.tmp")

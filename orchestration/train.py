@@ -27,6 +27,7 @@ from maskpose_core.config import ExperimentConfig, flatten, to_dict
 from orchestration import tracking
 from orchestration.runtime import (ResourcePlan, check_storage_path, ensure_ray, job_placement_groups,
                                    plan_resources, release_placement_groups)
+from orchestration.stage1 import ensure_stage1, run_pseudo_only
 from orchestration.worker import STATE_FILE, WorkerSpec, ray_train_loop
 
 log = logging.getLogger(__name__)
@@ -262,8 +263,8 @@ def run_training(cfg: ExperimentConfig, opts: LaunchOptions, *, callbacks: list 
     storage, uri, plan = preflight(cfg, opts, cluster=cluster, driver_cpus=driver_cpus)
     stage1 = None
     if cfg.recipe.uses_pseudo:             # the two-stage recipe: stage 1 first (cached, tracked)
-        from orchestration.stage1 import ensure_stage1
-        stage1 = ensure_stage1(cfg, opts, storage=storage, cluster=cluster, driver_cpus=driver_cpus)
+        stage1 = ensure_stage1(cfg, opts, storage=storage,
+                               train=lambda c, o: run_training(c, o, cluster=cluster, driver_cpus=driver_cpus))
     data = load_data(cfg.data, root=opts.data_root or None, progress=False,
                      pseudo=cfg.recipe.stages == "two_stage")
     _, folder = run_names(cfg, opts)
@@ -277,7 +278,6 @@ def run_training(cfg: ExperimentConfig, opts: LaunchOptions, *, callbacks: list 
                       system_metrics=opts.system_metrics, init_checkpoint=str(stage1) if stage1 else "")
     try:
         if cfg.recipe.stages == "pseudo_only":
-            from orchestration.stage1 import run_pseudo_only
             metrics, checkpoint = run_pseudo_only(cfg, data, stage1), None
             tracking.log_metrics_once(uri, run_id, {0: metrics})
             tracking.write_json_artifact(uri, run_id, metrics, "final_metrics.json")
