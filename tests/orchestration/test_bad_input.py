@@ -128,6 +128,9 @@ def _nothing_created(tmp_path, store) -> bool:
     (["train.precision=fp16"], "TrainConfig.precision must be one of ('fp32', 'bf16'), got 'fp16'"),
     (["recipe.stages=two_stage", "data.pseudo_rig=roof"],
      "DataConfig.pseudo_rig must be one of ['3dhp', 'h36m', 'overhead', 'ring'], got 'roof'"),
+    (["model.depth_hypotheses=0"], "ModelConfig.depth_hypotheses (K) must be in 1..heatmap_depth"),
+    (["loss.discriminator_weight=0.5"], "loss.discriminator_weight > 0 needs recipe.stages='two_stage'"),
+    (["train.compile=maybe"], "train.compile: expected a boolean, got 'maybe'"),
 ])
 def test_cli_non_finite_config_value_is_refused_by_key(capsys, tmp_path, tracking_uri, overrides, key):
     store = tmp_path / "store"
