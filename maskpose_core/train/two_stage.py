@@ -5,7 +5,7 @@
   (``registry.pseudo_data_config``), with the stage-1 budget and learning rate. Its hash is
   the cache key: every stage-2 row with the same pseudo data, model, stage-1 optimisation
   and seed shares one stage-1 checkpoint; a row that changes the architecture (K, input,
-  backbone) or the skeleton render ψ learns on (σ², Δ, combine) gets its own.
+  backbone, ψ on/off) or, with ψ, the skeleton render ψ learns on (σ², Δ, combine) gets its own.
 * :func:`check_stage1` — a stage-1 checkpoint is refused unless its data and model keys
   are the ones this config asks for (named in the error).
 * :func:`fit_two_stage` — the whole recipe in one process with a checkpoint cache
@@ -45,8 +45,11 @@ def stage1_config(cfg: ExperimentConfig) -> ExperimentConfig:
     if not cfg.recipe.uses_pseudo:
         raise ValueError(f"recipe.stages={cfg.recipe.stages!r} has no stage 1 (two_stage or pseudo_only have)")
     r = cfg.recipe
-    loss = LossConfig(mode="supervised_reference", physique_supervised=r.stage1_physique and cfg.model.physique,
-                      **{k: getattr(cfg.loss, k) for k in RENDER_KEYS})
+    psi = r.stage1_physique and cfg.model.physique
+    # the skeleton render matters to stage 1 only through ψ's supervised term: without ψ the
+    # render keys keep their defaults, so "wo ψ,G" and "wo ψ,G,Δ" share one stage 1
+    render = {k: getattr(cfg.loss, k) for k in RENDER_KEYS} if psi else {}
+    loss = LossConfig(mode="supervised_reference", physique_supervised=psi, **render)
     train = dataclasses.replace(cfg.train, epochs=r.stage1_epochs, steps_per_epoch=r.stage1_steps_per_epoch,
                                 spp_labelled=0, fault_kill_epoch=-1)
     return dataclasses.replace(cfg, data=pseudo_data_config(cfg.data), loss=loss,

@@ -51,6 +51,10 @@ def test_stage1_is_supervised_on_the_pseudo_set_and_shared_by_stage2_rows():
     assert stage1_config(apply_overrides(cfg, stage2_only)).hash == s1.hash
     assert stage1_config(apply_overrides(cfg, {"model.input": "image"})).hash != s1.hash
     assert stage1_config(apply_overrides(cfg, {"seed": 1})).hash != s1.hash
+    # Δ shapes the render ψ learns on in stage 1; without ψ it shapes nothing there
+    assert stage1_config(apply_overrides(cfg, {"loss.delta": False})).hash != s1.hash
+    no_psi = apply_overrides(cfg, {"model.physique": False})
+    assert stage1_config(apply_overrides(no_psi, {"loss.delta": False})).hash == stage1_config(no_psi).hash
 
 
 def test_stage1_trains_psi_on_exact_skeletons(tiny_data, stage1):
