@@ -265,8 +265,19 @@ def log_datasets(uri: str, run_id: str, refs: list[DatasetRef]) -> None:
                      source=json.dumps({"uri": ref.source}),
                      profile=json.dumps({"split": ref.split, **ref.profile}, sort_keys=True))
         todo.append(DatasetInput(ds, tags=tags))
-    if todo:
-        client(uri).log_inputs(run_id, datasets=todo)
+    if not todo:
+        return
+    from mlflow.exceptions import MlflowException
+    for attempt in range(3):
+        try:
+            client(uri).log_inputs(run_id, datasets=todo)
+            return
+        except MlflowException as e:
+            # two runs of one experiment inserting the same new dataset at once (--parallel): the
+            # server's unique constraint refuses the second; the row now exists, and a retry uses it
+            if "UNIQUE constraint" not in str(e) or attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def reopen_run(uri: str, run_id: str, params: dict[str, Any]) -> None:

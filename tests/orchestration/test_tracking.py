@@ -147,3 +147,32 @@ def test_source_name_is_the_script_relative_to_the_project(monkeypatch, tmp_path
     assert tracking.source_name("/usr/local/bin/maskpose") == "maskpose"
     assert tracking.source_name("/elsewhere/run.py") == "run.py"
     assert tracking.source_name("-c") == "python"
+
+
+def test_a_dataset_insert_lost_to_a_parallel_run_is_retried(uri, monkeypatch):
+    """--parallel: two runs insert the same new dataset at once and the server's unique
+    constraint refuses the second; the retry finds the row and links the run to it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+    exp = tracking.ensure_experiment(uri, "race")
+    run_id = tracking.create_run(uri, exp, run_name="race/a", tags={"study": "race"}, params={})
+    real, calls = MlflowClient.log_inputs, []
+
+    def lose_once(self, run_id, datasets=None, **kw):
+        calls.append(run_id)
+        if len(calls) == 1:
+            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id")
+        return real(self, run_id, datasets=datasets, **kw)
+    monkeypatch.setattr(MlflowClient, "log_inputs", lose_once)
+    ref = tracking.DatasetRef(name="cmu-mv4", digest="abc", source="/d", context="training", split="train")
+    tracking.log_datasets(uri, run_id, [ref])
+    assert len(calls) == 2
+    names = [d.dataset.name for d in tracking.client(uri).get_run(run_id).inputs.dataset_inputs]
+    assert names == ["cmu-mv4/train"]
+
+    def always_other(self, run_id, datasets=None, **kw):
+        raise MlflowException("some other server error")
+    monkeypatch.setattr(MlflowClient, "log_inputs", always_other)
+    with pytest.raises(MlflowException, match="some other server error"):
+        tracking.log_datasets(uri, run_id, [tracking.DatasetRef(name="x", digest="d", source="/x",
+                                                                context="training", split="val")])

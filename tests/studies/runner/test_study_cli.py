@@ -44,5 +44,6 @@ def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, loa
     plan = plan_study(load_study("ablation")["STUDY"], profile="quick")
     assert all(p.hash[:12] in out for p in plan)
     assert "46 distinct trainings" in out and "to run: 46 trainings" in out and "estimate: ≈ " in out
-    assert "(46 runs + 5 stage-1 runs: " in out          # one stage 1 per seed, + the two rows without ψ
+    # one stage 1 per seed, + one for the two rows without ψ (Δ does not enter a stage 1 without ψ)
+    assert "(46 runs + 4 stage-1 runs: " in out
     assert not store.reports.exists()
