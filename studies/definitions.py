@@ -16,8 +16,11 @@ from studies.runner.plan import Metric, Row, Study
 # quick profile the mask-trained detector reaches its plateau within ≈ 80 steps of 32 moments and
 # stays there (val MPJPE † 230 → 230 → 235 mm over 3 × 80 steps), so 3 epochs × 80 steps
 # (7,680 moments, ≈ 3.5 min at 38 moments/s) with 200 val moments between epochs; the ablation's
-# trainings then fit its 3 h budget (the dry run prints the estimate).
-QUICK_BUDGET = {"quick": {"train.epochs": 3, "train.steps_per_epoch": 80, "train.val_samples": 200}}
+# trainings then fit its 3 h budget (the dry run prints the estimate). The studies compile the
+# backbone (``train.compile``): faster counting its compile time (reports/benchmarks.md) and at
+# accuracy parity with eager fp32, 3 seeds paired on val (reports/precision.md, 2026-12-03).
+QUICK_BUDGET = {"quick": {"train.epochs": 3, "train.steps_per_epoch": 80, "train.val_samples": 200,
+                          "train.compile": True}}
 EVAL_ONLY_TRAIN_FRAMES = 64     # an evaluation-only synthetic set: its train split is never used
 
 BASELINE = Row(name="mean-pose baseline", kind="baseline", group="baselines",

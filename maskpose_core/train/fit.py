@@ -116,13 +116,17 @@ def _check_finite(step: int, out: dict) -> None:
 def build_model(cfg: ExperimentConfig, data: DataBundle, *, init: dict | None = None) -> MaskPoseNet:
     """The network of ``cfg``: seeded init plus the init prior, or (``init``, a checkpoint state
     such as stage 1's) its weights, buffers included, without re-applying the prior. Stage 1
-    has no pose discriminator: a stage-2 one starts fresh (seeded) beside the loaded weights."""
+    has no pose discriminator: a stage-2 one starts fresh (seeded) beside the loaded weights; a
+    network without ψ leaves out the ``physique.*`` weights of a stage 1 that trained ψ."""
     torch.manual_seed(cfg.seed)
     net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
     if init is None:
         apply_init_prior(net, cfg, data)
     else:
-        missing, unexpected = net.load_state_dict(init["model"], strict=False)
+        weights = init["model"]
+        if net.physique is None:      # a row without ψ starting from a stage 1 that trained ψ
+            weights = {k: v for k, v in weights.items() if not k.startswith("physique.")}
+        missing, unexpected = net.load_state_dict(weights, strict=False)
         missing = [k for k in missing if not k.startswith("discriminator.")]
         if missing or unexpected:
             raise ValueError(f"the initial weights do not fit this network: missing {missing[:5]}, "

@@ -4,8 +4,10 @@
   ψ, with ``recipe.stage1_physique``) trained **supervised** on the labelled pseudo set
   (``registry.pseudo_data_config``), with the stage-1 budget and learning rate. Its hash is
   the cache key: every stage-2 row with the same pseudo data, model, stage-1 optimisation
-  and seed shares one stage-1 checkpoint; a row that changes the architecture (K, input,
-  backbone, ψ on/off) or, with ψ, the skeleton render ψ learns on (σ², Δ, combine) gets its own.
+  and seed shares one stage-1 checkpoint; a row that changes the detector's architecture (K,
+  input, backbone) or, with ψ, the skeleton render ψ learns on (σ², Δ, combine) gets its own.
+  Stage 1 trains ψ whenever ``recipe.stage1_physique``; a row without ψ starts stage 2 from
+  the same checkpoint with ψ's weights dropped (ψ's term never reaches φ in stage 1).
 * :func:`check_stage1` — a stage-1 checkpoint is refused unless its data and model keys
   are the ones this config asks for (named in the error).
 * :func:`fit_two_stage` — the whole recipe in one process with a checkpoint cache
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 # stage-2 weights (λs, λp, G on or off, ...) are not among them: rows that change only those
 # share stage 1 (ψ's stage-1 term has weight 1 and is G-weighted, as the physique term's default).
 RENDER_KEYS = ("sigma2", "combine", "primitive", "arm_sigma_factor", "delta", "render_size")
+SHAPE_KEYS = ("delta", "primitive", "combine")  # what a row without ψ may change and still share Full's stage 1
 CHECKED_PREFIXES = ("data.", "model.")          # what a stage-2 run refuses to start from if it differs
 
 
@@ -45,14 +48,18 @@ def stage1_config(cfg: ExperimentConfig) -> ExperimentConfig:
     if not cfg.recipe.uses_pseudo:
         raise ValueError(f"recipe.stages={cfg.recipe.stages!r} has no stage 1 (two_stage or pseudo_only have)")
     r = cfg.recipe
-    psi = r.stage1_physique and cfg.model.physique
-    # the skeleton render matters to stage 1 only through ψ's supervised term: without ψ the
-    # render keys keep their defaults, so "wo ψ,G" and "wo ψ,G,Δ" share one stage 1
-    render = {k: getattr(cfg.loss, k) for k in RENDER_KEYS} if psi else {}
+    psi = r.stage1_physique
+    # ψ learns on the skeleton mask a row renders; a row without ψ in stage 2 drops ψ's weights on
+    # loading (build_model), so it starts from the stage 1 of the default render: "wo ψ,G" and
+    # "wo ψ,G,Δ" start from Full's stage 1 (the same detector, so their difference is stage 2's)
+    render = {k: getattr(cfg.loss, k) for k in RENDER_KEYS}
+    if not cfg.model.physique:      # the skeleton's shape (Δ, primitive, combine) of the default render
+        render.update({k: getattr(LossConfig(), k) for k in SHAPE_KEYS})
     loss = LossConfig(mode="supervised_reference", physique_supervised=psi, **render)
     train = dataclasses.replace(cfg.train, epochs=r.stage1_epochs, steps_per_epoch=r.stage1_steps_per_epoch,
                                 spp_labelled=0, fault_kill_epoch=-1)
-    return dataclasses.replace(cfg, data=pseudo_data_config(cfg.data), loss=loss,
+    model = dataclasses.replace(cfg.model, physique=psi or cfg.model.physique)
+    return dataclasses.replace(cfg, data=pseudo_data_config(cfg.data), model=model, loss=loss,
                                optim=dataclasses.replace(cfg.optim, lr=r.stage1_lr), train=train,
                                recipe=RecipeConfig())
 

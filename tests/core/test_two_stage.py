@@ -55,6 +55,19 @@ def test_stage1_is_supervised_on_the_pseudo_set_and_shared_by_stage2_rows():
     assert stage1_config(apply_overrides(cfg, {"loss.delta": False})).hash != s1.hash
     no_psi = apply_overrides(cfg, {"model.physique": False})
     assert stage1_config(apply_overrides(no_psi, {"loss.delta": False})).hash == stage1_config(no_psi).hash
+    # a row without ψ starts from Full's stage 1 (ψ trained there, dropped on loading)
+    assert stage1_config(no_psi).hash == s1.hash and stage1_config(no_psi).model.physique
+
+
+def test_a_row_without_psi_loads_the_stage1_detector_and_drops_psi(tiny_data, stage1):
+    cfg, state = stage1
+    no_psi = apply_overrides(cfg, {"model.physique": False})
+    check_stage1(no_psi, state)                               # the same stage 1: accepted
+    net = build_model(no_psi, tiny_data, init=state)
+    assert net.physique is None
+    got = net.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in state["model"].items() if not k.startswith("physique."))
+    assert not any(k.startswith("physique.") for k in got)
 
 
 def test_stage1_trains_psi_on_exact_skeletons(tiny_data, stage1):

@@ -102,8 +102,10 @@ def test_the_recipe_study_reads_test_and_its_stage2_rows_share_stage1():
     rows = {r.name: r for r in mod.STUDY.rows}
     base = profile_config("quick")
     key = lambda name: stage1_config(apply_overrides(base, dict(rows[name].overrides))).hash   # noqa: E731
-    # the masks-off control, Full and wo G start from the same stage 1; wo ψ has its own (another model)
+    # the masks-off control, Full, wo G and the rows without ψ (ψ's weights dropped) start from the
+    # same stage 1; an architecture of the detector (the image × mask input) has its own
     assert key("pseudo only (stage 1)") == key("stage 2, masks off") == key("stage 2, Full") == key("stage 2, wo G")
-    assert key("stage 2, wo ψ,G") != key("stage 2, Full")
+    assert key("stage 2, wo ψ,G") == key("stage 2, wo ψ,G,Δ") == key("stage 2, Full")
+    assert key("stage 2, Full, input image × mask") != key("stage 2, Full")
     # the reference gets stage 1 + stage 2 steps
     assert rows["target REFERENCE (3D labels)"].overrides["train.epochs"] == 2 * 3
