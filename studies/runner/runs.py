@@ -55,16 +55,18 @@ def finished_runs(uri: str) -> dict[str, str]:
 # ---------------------------------------------------------------- how long a training takes here
 
 # Fallback estimate when MLflow has no finished run of the same size: seconds per training
-# step and fixed seconds per run (start-up, final full evaluation, figure, checkpoint), measured
-# on this project's 2-core CPU machine (2026-12-02, `studies/table3_shape.py --seeds 1`: 76–88 s
-# per 80-step epoch, 286–302 s per 240-step training with ψ; see studies.definitions.QUICK_BUDGET).
-STEP_S = {"smoke": 0.5, "quick": 1.0}
-FIXED_S = {"smoke": 4.0, "quick": 50.0}
-# Stage 2 of the two-stage recipe also runs the pseudo-image batch through φ each step: 240
-# quick steps took 7.2–7.6 min here against ≈ 5 min for a mask-only run (2026-12-03,
-# tools/recipe_diag.py), i.e. ≈ 1.6× the per-step time. Stage 1 (supervised on the pseudo set)
-# is a run of its own, once per stage-1 hash; a pseudo-only row only evaluates it.
+# step and fixed seconds per run (start-up, the compile's warm-up, final evaluation on val and
+# test, figure, checkpoint), measured on this project's 2-core CPU machine with the compiled
+# backbone (2026-12-04: a mask-only Full of 80 steps took 151 s with a cold inductor cache,
+# ≈ 35 s of it the cold compile; 2026-12-03: ≈ 0.88 s per step).
+STEP_S = {"smoke": 0.5, "quick": 0.9}
+FIXED_S = {"smoke": 4.0, "quick": 45.0}
+# Stage 2 of the two-stage recipe also runs the pseudo-image batch through φ each step: 1.3–1.6 s
+# per compiled step here (2026-12-03), ≈ 1.6× the mask-only step. Stage 1 (supervised on the
+# pseudo set, ψ supervised beside φ) ≈ 0.62 s per step; the supervised REFERENCE ≈ 0.37 s (its
+# 240-step runs took 133–135 s compiled, reports/precision.md). A pseudo-only row only evaluates.
 STAGE2_STEP_FACTOR = 1.6
+SUPERVISED_STEP_FACTOR = {True: 0.62 / 0.9, False: 0.37 / 0.9}    # keyed by loss.physique_supervised
 # train.precision=bf16: the quick step took 0.714 s against 1.268 s in fp32 (reports/benchmarks.md, 2026-12-03)
 BF16_STEP_FACTOR = 0.714 / 1.268
 SIZE_PARAMS = ("train.epochs", "train.steps_per_epoch", "data.train_frames", "optim.batch_size",
@@ -95,8 +97,9 @@ def estimate_run_s(frame, cfg: ExperimentConfig) -> tuple[float | None, str]:
     if cfg.profile in STEP_S:
         if cfg.recipe.stages == "pseudo_only":
             return FIXED_S[cfg.profile], f"evaluation only, {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
-        step = STEP_S[cfg.profile] * (STAGE2_STEP_FACTOR if cfg.recipe.stages == "two_stage" else 1.0) \
-            * (BF16_STEP_FACTOR if cfg.train.precision == "bf16" else 1.0)
+        kind = STAGE2_STEP_FACTOR if cfg.recipe.stages == "two_stage" else \
+            SUPERVISED_STEP_FACTOR[cfg.loss.physique_supervised] if cfg.loss.mode == "supervised_reference" else 1.0
+        step = STEP_S[cfg.profile] * kind * (BF16_STEP_FACTOR if cfg.train.precision == "bf16" else 1.0)
         return FIXED_S[cfg.profile] + step * _steps(cfg), \
             f"{_steps(cfg)} steps × {step:.2g} s + {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
     return None, f"no estimate for profile {cfg.profile!r} (no finished run of this size yet)"

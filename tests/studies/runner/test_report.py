@@ -19,6 +19,7 @@ from studies.runner.report import ReportContext, write_study_reports
 from studies.runner.runs import pick_runs, runs_frame
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+SPLIT = TABLE3_STUDY.split         # the metrics the table reads: <split>/…
 
 
 def _full(plan):
@@ -33,7 +34,7 @@ def _ctx(uri: str) -> ReportContext:
 def test_planted_runs_fill_the_table_and_nothing_is_trained(store, run_study, caplog, plant):
     caplog.set_level(logging.INFO)
     plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=2))
-    ids = [plant(store.uri, p.hash, {"val/mpjpe_mm": v, "val/ambiguity_ratio_pct": ar})
+    ids = [plant(store.uri, p.hash, {f"{SPLIT}/mpjpe_mm": v, f"{SPLIT}/ambiguity_ratio_pct": ar})
            for p, v, ar in zip(plan, (100.0, 110.0), (5.0, 7.0))]
     assert run_study("table3_shape", store.args("--rows", "Full", seeds=2)) == 0
     md = (store.reports / "table3_shape.md").read_text()
@@ -51,9 +52,9 @@ def test_planted_runs_fill_the_table_and_nothing_is_trained(store, run_study, ca
 
 def test_missing_and_failed_seeds_are_counted_and_listed(store, plant):
     plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=3))
-    plant(store.uri, plan[0].hash, {"val/mpjpe_mm": 100.0, "val/ambiguity_ratio_pct": 5.0})
-    plant(store.uri, plan[1].hash, {"val/mpjpe_mm": 110.0, "val/ambiguity_ratio_pct": 7.0})
-    failed = plant(store.uri, plan[2].hash, {"val/mpjpe_mm": 1.0}, status="FAILED")
+    plant(store.uri, plan[0].hash, {f"{SPLIT}/mpjpe_mm": 100.0, f"{SPLIT}/ambiguity_ratio_pct": 5.0})
+    plant(store.uri, plan[1].hash, {f"{SPLIT}/mpjpe_mm": 110.0, f"{SPLIT}/ambiguity_ratio_pct": 7.0})
+    failed = plant(store.uri, plan[2].hash, {f"{SPLIT}/mpjpe_mm": 1.0}, status="FAILED")
     write_study_reports(TABLE3_STUDY.select(["Full"]), plan, pick_runs(runs_frame(store.uri)),
                         report.load_paper_table(), _ctx(store.uri), store.reports)
     md = (store.reports / "table3_shape.md").read_text()
@@ -65,8 +66,8 @@ def test_missing_and_failed_seeds_are_counted_and_listed(store, plant):
 
 def test_a_finished_run_without_the_metric_shows_na_not_a_smaller_mean(store, plant):
     plan = _full(plan_study(TABLE3_STUDY, profile="smoke", seeds=2))
-    plant(store.uri, plan[0].hash, {"val/mpjpe_mm": 100.0, "val/ambiguity_ratio_pct": 5.0})
-    plant(store.uri, plan[1].hash, {"val/mpjpe_mm": 110.0})
+    plant(store.uri, plan[0].hash, {f"{SPLIT}/mpjpe_mm": 100.0, f"{SPLIT}/ambiguity_ratio_pct": 5.0})
+    plant(store.uri, plan[1].hash, {f"{SPLIT}/mpjpe_mm": 110.0})
     write_study_reports(TABLE3_STUDY.select(["Full"]), plan, pick_runs(runs_frame(store.uri)),
                         report.load_paper_table(), _ctx(store.uri), store.reports)
     full = next(line for line in (store.reports / "table3_shape.md").read_text().splitlines()
@@ -79,7 +80,7 @@ def test_the_study_split_chooses_the_metrics_every_row_reads(store, plant):
     plant(store.uri, plan[0].hash, {"val/mpjpe_mm": 100.0, "test/mpjpe_mm": 90.0})
     picked = pick_runs(runs_frame(store.uri))
     label = TABLE3_STUDY.metrics[0].label                              # MPJPE (mm)
-    assert report.gather(TABLE3_STUDY, plan, picked).loc[0, label] == 100.0
+    assert report.gather(replace(TABLE3_STUDY, split="val"), plan, picked).loc[0, label] == 100.0
     assert report.gather(replace(TABLE3_STUDY, split="test"), plan, picked).loc[0, label] == 90.0
 
 

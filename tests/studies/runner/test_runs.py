@@ -79,7 +79,7 @@ def test_without_runs_of_the_size_the_estimate_is_the_measured_fallback():
 
 def test_a_plan_estimate_adds_each_distinct_stage_1_once_and_weights_stage_2_steps():
     from maskpose_core.config import apply_overrides
-    from studies.runner.runs import STAGE2_STEP_FACTOR, estimate_plan_s
+    from studies.runner.runs import STAGE2_STEP_FACTOR, SUPERVISED_STEP_FACTOR, estimate_plan_s
     base = apply_overrides(profile_config("smoke"), {"recipe.stages": "two_stage"})
     cfgs = [apply_overrides(base, {"seed": 0}), apply_overrides(base, {"seed": 0, "loss.lambda_p": 0.0}),
             apply_overrides(base, {"seed": 1})]                  # two rows share seed 0's stage 1
@@ -88,7 +88,7 @@ def test_a_plan_estimate_adds_each_distinct_stage_1_once_and_weights_stage_2_ste
     empty = _frame(base, [], [])
     total, source = estimate_plan_s(empty, cfgs)
     stage2 = FIXED_S["smoke"] + STEP_S["smoke"] * STAGE2_STEP_FACTOR * steps
-    stage1 = FIXED_S["smoke"] + STEP_S["smoke"] * s1
+    stage1 = FIXED_S["smoke"] + STEP_S["smoke"] * SUPERVISED_STEP_FACTOR[True] * s1     # supervised, ψ beside φ
     assert total == pytest.approx(3 * stage2 + 2 * stage1) and "2 stage-1 runs" in source
     cached, _ = estimate_plan_s(empty, cfgs, stage1_done=lambda cfg: True)
     assert cached == pytest.approx(3 * stage2)

@@ -43,7 +43,7 @@ def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, loa
     out = capsys.readouterr().out
     plan = plan_study(load_study("ablation")["STUDY"], profile="quick")
     assert all(p.hash[:12] in out for p in plan)
-    assert "46 distinct trainings" in out and "to run: 46 trainings" in out and "estimate: ≈ " in out
-    # one stage 1 per seed, + one for the two rows without ψ (Δ does not enter a stage 1 without ψ)
-    assert "(46 runs + 4 stage-1 runs: " in out
+    assert "44 distinct trainings" in out and "to run: 44 trainings" in out and "estimate: ≈ " in out
+    # one stage 1 per seed: the rows without ψ start from Full's (ψ's weights dropped on loading)
+    assert "(44 runs + 3 stage-1 runs: " in out
     assert not store.reports.exists()
