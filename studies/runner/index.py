@@ -12,7 +12,7 @@ from pathlib import Path
 from orchestration.runtime import project_root
 from studies import SCRIPTS
 from studies.runner.report import atomic_write_text
-from studies.runner.staleness import check_runs_csv
+from studies.runner.staleness import check_runs_csv, todays_studies
 
 HEADER_FIELDS = ("command", "data set", "profile", "date", "wall time of the command")
 RUNTIME_ENV = ('{"excludes": ["/mlflow.db", "/mlartifacts/", "/data/", "/checkpoints/", "/.venv/", "/.git/", '
@@ -75,15 +75,16 @@ def render_index(reports_dir: Path, studies_dir: Path, scripts: tuple[str, ...] 
              "Each report states its data set, profile, seeds, git commit and date above its table; "
              "the csv beside it holds the MLflow run id of every number.", "",
              "The last column is the staleness check (`python -m studies.runner.staleness`): each report's "
-             "runs replanned with today's defaults; STALE names the keys that changed.", "",
+             "runs replanned with today's defaults, study budgets and rows; STALE names the keys or rows that changed.", "",
              "| report | table | data set | profile | date | wall time | command | current? |",
              "|---|---|---|---|---|---|---|---|"]
+    studies = todays_studies()
     for path in sorted(reports_dir.glob("*.md")):
         if path.name == "README.md":
             continue
         h = report_header(path)
         runs = path.with_name(f"{path.stem}_runs.csv")
-        current = check_runs_csv(runs).text.replace("|", "\\|") if runs.is_file() else "— (no runs)"
+        current = check_runs_csv(runs, studies.get(path.stem)).text.replace("|", "\\|") if runs.is_file() else "— (no runs)"
         lines.append(f"| [{path.name}]({path.name}) | {h['title']} | {h.get('data set', '')} | "
                      f"{h.get('profile', '')} | {h.get('date', '')} | {h.get('wall time of the command', '')} | "
                      f"`{h.get('command', '')}` | {current} |")

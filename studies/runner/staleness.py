@@ -3,12 +3,16 @@
 The tracking store is not committed, so the check reads only ``reports/<study>_runs.csv``:
 every run line records its config hash, how it was planned (``recipe``: the profile, the
 study's layers of overrides, the row's overrides, evaluate_on, the seed) and what was hashed
-(``config``). The check replans each line with **today's** defaults (``plan.row_config``,
-the same code the runner uses) and compares hashes:
+(``config``). The check replans each line with **today's** defaults and, when the study is
+known (:func:`todays_studies`, every script of :data:`studies.SCRIPTS`), today's study budget
+(``profile_base``, ``base``) and today's row overrides (``plan.row_config``, the same code the
+runner uses); the data set and command-line layers stay as recorded. Then:
 
-* equal for every line: the report is current;
+* equal for every line, and every row of today's study in the report: the report is current;
 * a hash differs: the report is **STALE**, naming the config keys whose values changed
   (today's value against the recorded one);
+* a row of today's study is missing from the report, or a reported row left the study: STALE,
+  naming the row;
 * a report older than these columns cannot be replanned: STALE, "predates recorded configs".
 
 It only shows, never blocks: ``python -m studies.runner.staleness`` prints one line per
@@ -28,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from maskpose_core.config import apply_overrides, profile_config
-from studies.runner.plan import Row, eval_data_config, hashed_config, row_config, run_identity
+from studies.runner.plan import Row, Study, eval_data_config, hashed_config, row_config, run_identity
 
 MARK = "> **STALE**"
 MAX_KEYS_SHOWN = 8
@@ -58,23 +62,61 @@ def replan(recipe: dict) -> tuple[str, dict]:
     return run_identity(run, eval_data, baseline=recipe["action"] == "baseline"), hashed_config(run, eval_data)
 
 
+def todays_studies() -> dict[str, Study]:
+    """{study name: Study} of every study script (:data:`studies.SCRIPTS`) as defined today; a
+    script that writes two reports (the ablation also writes Table 3) gives both."""
+    import importlib
+
+    from studies import SCRIPTS
+    out: dict[str, Study] = {}
+    for name in SCRIPTS:
+        module = importlib.import_module(f"studies.{name}")
+        for value in vars(module).values():
+            if isinstance(value, Study):
+                out.setdefault(value.name, value)
+    return out
+
+
+def _as_today(recipe: dict, study: Study, row: Row) -> dict:
+    """A recorded ``recipe`` with today's study layers and today's row (data set and command
+    line as recorded)."""
+    layers = [dict(layer) for layer in recipe["layers"]]
+    if len(layers) == 4:                        # [profile budget, study base, data set, command line]
+        layers[0], layers[1] = dict(study.profile_base.get(recipe["profile"], {})), dict(study.base)
+    return {**recipe, "layers": layers, "row": dict(row.overrides), "kind": row.kind,
+            "evaluate_on": dict(row.evaluate_on) if row.evaluate_on else {}}
+
+
 def _changed_keys(recorded: dict, today: dict) -> list[str]:
     keys = sorted(k for k in set(recorded) | set(today) if recorded.get(k, "∅") != today.get(k, "∅"))
     return [f"{k}: {recorded.get(k, '∅')} → {today.get(k, '∅')}" for k in keys]
 
 
-def check_runs_csv(path: Path) -> Staleness:
-    """The verdict on one ``<study>_runs.csv``."""
+def check_runs_csv(path: Path, study: Study | None = None) -> Staleness:
+    """The verdict on one ``<study>_runs.csv``; with ``study`` (today's definition of the study
+    that wrote it) its budgets and rows are replanned too, and its rows must all be reported."""
     runs = pd.read_csv(path, keep_default_na=False, dtype=str)
     name = path.name.removesuffix("_runs.csv")
     if "recipe" not in runs.columns:
         return Staleness(name, True, ["predates recorded configs (regenerate it with its study command)"])
     changed: dict[str, None] = {}
+    rows_today = {r.name: r for r in study.rows} if study is not None else {}
+    if study is not None:
+        reported = set(runs["row"])
+        for row in study.rows:
+            if row.name not in reported and row.kind != "unavailable":
+                changed[f"row {row.name}: in today's study, not in the report"] = None
     for _, line in runs.iterrows():
         if not line["recipe"]:
             continue                                   # an unavailable row: nothing was planned
+        recipe = json.loads(line["recipe"])
+        if study is not None:
+            if line["row"] not in rows_today:
+                changed[f"row {line['row']}: no longer in the study"] = None
+                continue
+            recipe = _as_today(recipe, study, rows_today[line["row"]])
         try:
-            today_hash, today_cfg = replan(json.loads(line["recipe"]))
+            today_hash, today_cfg = replan(recipe)
         except (ValueError, FileNotFoundError) as err:  # a key or a raw data set that no longer exists
             changed[f"row {line['row']}: cannot be replanned today ({err})"] = None
             continue
@@ -91,9 +133,13 @@ def _jsonable(v):
     return json.loads(json.dumps(v, default=str))
 
 
-def check_reports(reports_dir: Path) -> dict[str, Staleness]:
-    """{study name: verdict} for every ``*_runs.csv`` in ``reports_dir``."""
-    return {v.report: v for v in (check_runs_csv(p) for p in sorted(Path(reports_dir).glob("*_runs.csv")))}
+def check_reports(reports_dir: Path, studies: dict[str, Study] | None = None) -> dict[str, Staleness]:
+    """{study name: verdict} for every ``*_runs.csv`` in ``reports_dir``, each against today's
+    study of that name (``studies``, default :func:`todays_studies`; none: defaults only)."""
+    studies = todays_studies() if studies is None else studies
+    paths = sorted(Path(reports_dir).glob("*_runs.csv"))
+    return {v.report: v for v in (check_runs_csv(p, studies.get(p.name.removesuffix("_runs.csv")))
+                                  for p in paths)}
 
 
 def mark_report(md_path: Path, verdict: Staleness) -> bool:
@@ -112,9 +158,9 @@ def mark_report(md_path: Path, verdict: Staleness) -> bool:
     return False
 
 
-def mark_reports(reports_dir: Path) -> dict[str, Staleness]:
+def mark_reports(reports_dir: Path, studies: dict[str, Study] | None = None) -> dict[str, Staleness]:
     """Check every report in ``reports_dir`` and mark (or unmark) its header; the verdicts."""
-    verdicts = check_reports(reports_dir)
+    verdicts = check_reports(reports_dir, studies)
     for name, verdict in verdicts.items():
         md = Path(reports_dir) / f"{name}.md"
         if md.is_file():

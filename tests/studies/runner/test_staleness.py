@@ -49,3 +49,27 @@ def test_a_report_without_recorded_configs_is_stale_and_the_mark_comes_and_goes(
     assert staleness.mark_report(md, staleness.Staleness("old", False))
     assert md.read_text() == "# Old table\n\n- command: `x`\n"
     assert staleness.check_reports(tmp_path)["old"].stale
+
+
+def test_todays_study_budget_and_rows_are_replanned_and_every_row_must_be_reported(tmp_path):
+    from dataclasses import replace
+
+    from studies.runner.plan import Row
+    path = _write_runs(tmp_path)
+    assert not staleness.check_runs_csv(path, TABLE3_STUDY).stale           # the study it was made with
+    longer = replace(TABLE3_STUDY, profile_base={"smoke": {"train.epochs": 7}})      # a study budget changed
+    verdict = staleness.check_runs_csv(path, longer)
+    assert verdict.stale and any(r.startswith("train.epochs: ") and r.endswith("→ 7") for r in verdict.reasons)
+    rows = tuple(replace(r, overrides={**r.overrides, "loss.lambda_p": 0.5}) if r.name == "wo G" else r
+                 for r in TABLE3_STUDY.rows)                                 # a row's overrides changed
+    verdict = staleness.check_runs_csv(path, replace(TABLE3_STUDY, rows=rows))
+    assert verdict.stale and [r for r in verdict.reasons if r.startswith("loss.lambda_p: ")] == ["loss.lambda_p: 1.0 → 0.5"]
+    added = replace(TABLE3_STUDY, rows=TABLE3_STUDY.rows + (Row(name="Full, λp 0.5", seeds=1, overrides={"loss.lambda_p": 0.5}),))
+    assert staleness.check_runs_csv(path, added).reasons == ["row Full, λp 0.5: in today's study, not in the report"]
+    dropped = replace(TABLE3_STUDY, rows=TABLE3_STUDY.rows[1:])
+    assert staleness.check_runs_csv(path, dropped).reasons == [f"row {TABLE3_STUDY.rows[0].name}: no longer in the study"]
+
+
+def test_todays_studies_are_every_scripts_study_by_name():
+    studies = staleness.todays_studies()
+    assert studies["table3_shape"] is TABLE3_STUDY and {"ablation", "recipe", "precision"} <= set(studies)
