@@ -57,16 +57,17 @@ def finished_runs(uri: str) -> dict[str, str]:
 # Fallback estimate when MLflow has no finished run of the same size: seconds per training
 # step and fixed seconds per run (start-up, the compile's warm-up, final evaluation on val and
 # test, figure, checkpoint), measured on this project's 2-core CPU machine with the compiled
-# backbone (2026-12-04: a mask-only Full of 80 steps took 151 s with a cold inductor cache,
-# ≈ 35 s of it the cold compile; 2026-12-03: ≈ 0.88 s per step).
-STEP_S = {"smoke": 0.5, "quick": 0.9}
-FIXED_S = {"smoke": 4.0, "quick": 45.0}
-# Stage 2 of the two-stage recipe also runs the pseudo-image batch through φ each step: 1.3–1.6 s
-# per compiled step here (2026-12-03), ≈ 1.6× the mask-only step. Stage 1 (supervised on the
-# pseudo set, ψ supervised beside φ) ≈ 0.62 s per step; the supervised REFERENCE ≈ 0.37 s (its
-# 240-step runs took 133–135 s compiled, reports/precision.md). A pseudo-only row only evaluates.
+# backbone (`python studies/ablation.py` from nothing, 2026-12-04: Full's 80-step runs took
+# 83–96 s, ≈ 0.88 s per step + ≈ 20 s; the rows without ψ 60–66 s).
+STEP_S = {"smoke": 0.5, "quick": 0.88}
+FIXED_S = {"smoke": 4.0, "quick": 20.0}
+# Stage 2 of the two-stage recipe also runs the pseudo-image batch through φ each step: its
+# 240-step runs took 324 s (masks off) and 356 s (Full) in the same run, ≤ 1.6× the mask-only
+# step. Stage 1 (supervised on the pseudo set, ψ supervised beside φ, no evaluation of its own)
+# took ≈ 115 s for 240 steps, ≈ 0.4 s per step; the supervised REFERENCE 144 s for 240 steps with
+# its evaluations, ≈ 0.52 s per step. A pseudo-only row only evaluates stage 1 (≈ 20 s).
 STAGE2_STEP_FACTOR = 1.6
-SUPERVISED_STEP_FACTOR = {True: 0.62 / 0.9, False: 0.37 / 0.9}    # keyed by loss.physique_supervised
+SUPERVISED_STEP_FACTOR = {True: 0.40 / 0.88, False: 0.52 / 0.88}    # keyed by loss.physique_supervised
 # train.precision=bf16: the quick step took 0.714 s against 1.268 s in fp32 (reports/benchmarks.md, 2026-12-03)
 BF16_STEP_FACTOR = 0.714 / 1.268
 SIZE_PARAMS = ("train.epochs", "train.steps_per_epoch", "data.train_frames", "optim.batch_size",
