@@ -198,14 +198,22 @@ class Planned:
 
 # ---------------------------------------------------------------- planning
 
+STUDY_LAYERS = 2       # the first layers of study_layers that the study defines (budget, base)
+
+
+def study_layers(study: Study, profile: str, overrides: Mapping[str, Any] | None = None) -> list[dict]:
+    """The override layers over the profile, in order: the study's budget for that profile, its
+    base, the data set, then the command line's overrides (last word). The runs csv records
+    them; the staleness check swaps in today's first :data:`STUDY_LAYERS`."""
+    return [dict(study.profile_base.get(profile, {})), dict(study.base), {"data.dataset": study.dataset},
+            dict(overrides or {})]
+
+
 def base_config(study: Study, *, profile: str, overrides: Mapping[str, Any] | None = None,
                 raw_root: str = "") -> ExperimentConfig:
-    """Profile sizes, the study's budget for that profile, its base, the data set, then the
-    command line's overrides (last word)."""
+    """Profile sizes, then :func:`study_layers`."""
     cfg = profile_config(profile)
-    layers = [study.profile_base.get(profile, {}), study.base, {"data.dataset": study.dataset},
-              overrides or {}]
-    for layer in layers:
+    for layer in study_layers(study, profile, overrides):
         cfg = apply_overrides(cfg, dict(layer))
     return replace(cfg, data=_with_raw_root(cfg.data, raw_root))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from studies.runner.plan import Planned, Study, hashed_config, planned_seeds
+from studies.runner.plan import Planned, Study, hashed_config, planned_seeds, study_layers
 
 PAPER_COLUMNS = ("table", "group", "method", "up", "template", "supervised_flip", "joint", "mse_2d_pct",
                  "mpjpe_mm", "n_mpjpe_mm", "p_mpjpe_mm", "pck", "auc", "mpjpe_cm",
@@ -84,8 +84,7 @@ def recorded_identity(study: Study, p: Planned, *, profile: str, overrides: dict
     ``config`` (JSON: the hashed fields of the training config and of the evaluation data)."""
     if p.cfg is None:
         return {"recipe": "", "config": ""}
-    recipe = {"profile": profile, "layers": [dict(study.profile_base.get(profile, {})), dict(study.base),
-                                             {"data.dataset": study.dataset}, dict(overrides)],
+    recipe = {"profile": profile, "layers": study_layers(study, profile, overrides),
               "row": dict(p.row.overrides), "evaluate_on": dict(p.row.evaluate_on or {}),
               "kind": p.row.kind, "action": p.action, "seed": p.seed}
     config = hashed_config(p.cfg, p.eval_data)

@@ -32,7 +32,8 @@ from pathlib import Path
 import pandas as pd
 
 from maskpose_core.config import apply_overrides, profile_config
-from studies.runner.plan import Row, Study, eval_data_config, hashed_config, row_config, run_identity
+from studies.runner.plan import (STUDY_LAYERS, Row, Study, eval_data_config, hashed_config, row_config, run_identity,
+                                 study_layers)
 
 MARK = "> **STALE**"
 MAX_KEYS_SHOWN = 8
@@ -81,8 +82,8 @@ def _as_today(recipe: dict, study: Study, row: Row) -> dict:
     """A recorded ``recipe`` with today's study layers and today's row (data set and command
     line as recorded)."""
     layers = [dict(layer) for layer in recipe["layers"]]
-    if len(layers) == 4:                        # [profile budget, study base, data set, command line]
-        layers[0], layers[1] = dict(study.profile_base.get(recipe["profile"], {})), dict(study.base)
+    if len(layers) == len(study_layers(study, recipe["profile"])):
+        layers[:STUDY_LAYERS] = study_layers(study, recipe["profile"])[:STUDY_LAYERS]
     return {**recipe, "layers": layers, "row": dict(row.overrides), "kind": row.kind,
             "evaluate_on": dict(row.evaluate_on) if row.evaluate_on else {}}
 
