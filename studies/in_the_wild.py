@@ -5,7 +5,7 @@
 The shifted domain is ``--dataset``: by default cmu-3dhp-rig (other backgrounds, a 5-camera rig
 with other heights, distances and intrinsics), or ``wild`` — a folder of images and masks, no
 cameras, no labels (only the label-free mask IoU can be measured there). Rows, all evaluated on
-the shifted domain's test split (own MLflow runs):
+the shifted domain's test subjects (own MLflow runs; rows read ``test/…``):
 
 - source only: trained on cmu-mv4 (the same runs as Table 3's Full);
 - target only, single-view masks: trained on the shifted domain alone with ``loss.cross_view=false``
@@ -60,6 +60,7 @@ def build(args) -> Study:
         rows=rows,
         metrics=(Metric("mask_iou", "mask IoU", digits=3), MPJPE, MPJPE_FLIP, P_MPJPE),
         seeds=3,
+        split="test",
         dataset=SOURCE,
         profile_base=QUICK_BUDGET,
         notes=("mask IoU is label-free (rendered shape vs the given masks) and the only metric on "

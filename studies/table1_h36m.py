@@ -1,4 +1,4 @@
-"""Table 1 — the Human3.6M protocol: 2D error, MPJPE, N-MPJPE, P-MPJPE for Ours, Ours † and Ours (SPP).
+"""Table 1 — the Human3.6M protocol: 2D error, MPJPE, N-MPJPE, P-MPJPE for Ours, Ours † and Ours (SPP) (test split).
 
     python studies/table1_h36m.py [--profile quick] [--seeds 3] [--dataset h36m --raw-root DIR] [--dry-run]
 
@@ -7,7 +7,9 @@ Human3.6M (h36m-fetch ``processed/`` layout, train S1 S5 S6 S7 S8, test S9 S11).
 read from the flip-tolerant metrics of the same runs as ``Ours`` (left-right reversal not
 counted: the paper's "supervised flip", SF). ``Ours (SPP)`` predicts 49 landmarks and maps them
 to the 17 joints with θ fitted on ``train.spp_labelled`` labelled training moments — it uses
-labels and is its own group. The paper's numbers (Human3.6M) stand in their own columns.
+labels and is its own group. The paper's numbers (Human3.6M) stand in their own columns. Rows
+read ``test/…`` (``test_spp/…``): the test subjects, which no default was chosen on (on h36m the
+loader's evaluation split, S9 and S11, is both).
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ STUDY = Study(
     metrics=(Metric("err2d_pct", "2D err (%)", paper="mse_2d_pct", digits=2), MPJPE,
              Metric("n_mpjpe_mm", "N-MPJPE (mm)", paper="n_mpjpe_mm"), P_MPJPE),
     seeds=3,
+    split="test",
     profile_base=QUICK_BUDGET,
     paper_table="1",
     paper_dataset="Human3.6M",

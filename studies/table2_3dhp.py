@@ -7,7 +7,9 @@ a second synthetic rig with 5 cameras at MPI-INF-3DHP's heights and distances an
 backgrounds — a cross-rig generalisation test. Every evaluation is its own MLflow run (tag
 ``source_run_id`` = the training run). With ``--dataset 3dhp --raw-root DIR`` the rows train and
 evaluate on MPI-INF-3DHP itself (the paper's protocol). The training runs are the same as
-Table 1's / Table 3's (same config hash), so they are trained once.
+Table 1's / Table 3's (same config hash), so they are trained once. Rows read ``test/…``: the
+evaluation data set's test subjects (on ``3dhp``, whose loader has no test split, its held-out val
+subjects: ``studies.runner.plan.NO_TEST_SPLIT``).
 """
 from __future__ import annotations
 
@@ -42,13 +44,14 @@ def build(args) -> Study:
         metrics=(Metric("pck150_pct", "PCK@150mm (%)", paper="pck"), Metric("auc_pct", "AUC (%)", paper="auc"),
                  Metric("mpjpe_mm", "MPJPE (cm)", paper="mpjpe_cm", scale=0.1, digits=2)),
         seeds=3,
+        split="test",
         dataset=trained_on,
         profile_base=QUICK_BUDGET,
         paper_table="2",
         paper_dataset="MPI-INF-3DHP",
         notes=("PCK and AUC here count all 17 joints (maskpose_core.metrics); the official 3DHP "
                "evaluation counts 14 — another reason the paper columns are for orientation only.",
-               "The paper's Ours (SPP) row reports PCK/AUC/MPJPE after SPP; ours reads val_spp/… of "
+               "The paper's Ours (SPP) row reports PCK/AUC/MPJPE after SPP; ours reads test_spp/… of "
                "the same evaluation runs (θ from the training data set, applied unchanged)."),
     )
 

@@ -7,7 +7,8 @@ The sweep is ``orchestration.tune.run_sweep`` (TPE, ASHA, one MLflow parent run 
 per trial), named from the profile, objective, search seed, trial count and base-config hash;
 a finished sweep is reused, an interrupted one resumed. Then the rows: the default config (=
 Table 3's Full) and the best sampled config, 3 seeds each, plus the mean-pose baseline and the
-supervised reference. ``reports/tune_lambdas_trace.png`` shows the search trace.
+supervised reference. The search chooses on val (its objective); the rows report on test, the
+subjects no trial saw. ``reports/tune_lambdas_trace.png`` shows the search trace.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def template(rows: tuple[Row, ...] = (), notes: tuple[str, ...] = ()) -> Study:
     return Study(name="tune_lambdas", title="λs, λp, σ² search (Ray Tune + Optuna) and the best config re-run",
                  rows=(Row(name="default (= Full)", seeds=3),) + rows + (BASELINE, REFERENCE),
                  metrics=(MPJPE, MPJPE_FLIP, P_MPJPE, AR, Metric("mask_iou", "mask IoU", digits=3)),
-                 seeds=3, profile_base=QUICK_BUDGET, notes=notes)
+                 seeds=3, split="test", profile_base=QUICK_BUDGET, notes=notes)
 
 
 def sweep_best(args) -> tuple[dict | None, str, str]:

@@ -1,8 +1,9 @@
 """SPP stage (docs/method.md §1): after unsupervised training, map the L landmarks to the J
 joints with θ fitted on ``train.spp_labelled`` labelled training moments (all views).
 
-Reported in its own group (``val_spp/…``) with the labelled-set size, never mixed with
-the label-free numbers.
+Reported in its own group (``val_spp/…``, and ``test_spp/…`` where the data has a test split)
+with the labelled-set size, never mixed with the label-free numbers. θ is fitted on training
+moments only; val and test are only predicted.
 """
 from __future__ import annotations
 
@@ -41,9 +42,12 @@ def fit_spp_stage(net, cfg: ExperimentConfig, data: DataBundle) -> tuple[SPPMapp
         raise ValueError(f"train.spp_labelled > 0 needs a labelled training split; {data.name} has none")
     _, lm, gt = _landmarks_and_targets(net, data.train, cfg.train.spp_labelled)
     mapping = fit_spp_mapping(lm, gt, epochs=cfg.train.spp_epochs, lr=SPP_LR, seed=cfg.seed, batch_size=SPP_BATCH)
-    val_pred = predict_split(net, data.val)
-    metrics = metrics_from_predictions(apply_mapping(mapping, val_pred), has_labels=True)
-    out = {f"val_spp/{k}": v for k, v in metrics.items()}
+    out: dict[str, float] = {}
+    for name, split in (("val", data.val), ("test", data.test)):
+        if split is None:
+            continue
+        metrics = metrics_from_predictions(apply_mapping(mapping, predict_split(net, split)), has_labels=True)
+        out.update({f"{name}_spp/{k}": v for k, v in metrics.items()})
     out["val_spp/labelled_moments"] = float(min(cfg.train.spp_labelled, len(data.train)))
     out["val_spp/fit_loss_final"] = mapping.loss_curve[-1]
     return mapping, out

@@ -30,7 +30,7 @@ from orchestration.tracking import TrackingUnavailableError, check_tracking, git
 from studies.runner import report, runs
 from studies.runner.execute import ExecOptions, execute
 from studies.runner.index import write_index
-from studies.runner.plan import STUDY_DATASETS, Planned, Study, plan_study, training_runs
+from studies.runner.plan import NO_TEST_SPLIT, STUDY_DATASETS, Planned, Study, plan_study, training_runs
 
 log = logging.getLogger("maskpose.study")
 
@@ -134,6 +134,9 @@ def resolve_study(source: StudySource, args: argparse.Namespace) -> Study:
     study = source(args) if callable(source) else source
     if args.dataset and not callable(source):
         study = replace(study, dataset=args.dataset)
+    evaluated = {study.dataset} | {r.evaluate_on["data.dataset"] for r in study.rows if r.evaluate_on}
+    if study.split == "test" and evaluated & set(NO_TEST_SPLIT):
+        study = replace(study, split="val")     # their loader's evaluation split (plan.NO_TEST_SPLIT)
     return study.select(args.rows)
 
 

@@ -163,6 +163,8 @@ def evaluate_run(study: Study, p: Planned, train_run_id: str, opts: ExecOptions)
     tracking.log_datasets(uri, run_id, dataset_refs(p.eval_data.dataset, p.cfg.profile, bundle, trained_on=False))
     try:
         metrics = checkpoint_metrics(net, cfg, state, bundle.val)
+        if bundle.test is not None:      # the split reported numbers come from
+            metrics.update(checkpoint_metrics(net, cfg, state, bundle.test, prefix="test"))
     except BaseException:
         tracking.end_run(uri, run_id, "FAILED")
         raise
@@ -170,22 +172,22 @@ def evaluate_run(study: Study, p: Planned, train_run_id: str, opts: ExecOptions)
     return run_id
 
 
-def checkpoint_metrics(net, cfg, state: dict, split) -> dict[str, float]:
-    """``val/…`` metrics of a checkpoint on a split, and ``val_spp/…`` when it holds an SPP
-    mapping θ (rebuilt from the core's ``SPPMapping`` with its default sizes)."""
+def checkpoint_metrics(net, cfg, state: dict, split, prefix: str = "val") -> dict[str, float]:
+    """``<prefix>/…`` metrics of a checkpoint on a split, and ``<prefix>_spp/…`` when it holds an
+    SPP mapping θ (rebuilt from the core's ``SPPMapping`` with its default sizes)."""
     from maskpose_core.model.spp import SPPMapping
     from maskpose_core.skeleton import NUM_JOINTS
     from maskpose_core.train.evaluate import metrics_from_predictions, predict_split
     from maskpose_core.train.spp_stage import apply_mapping
 
     pred = predict_split(net, split)
-    out = {f"val/{k}": v for k, v in metrics_from_predictions(pred, has_labels=split.has_labels).items()}
+    out = {f"{prefix}/{k}": v for k, v in metrics_from_predictions(pred, has_labels=split.has_labels).items()}
     if state.get("spp") is not None:
         mapping = SPPMapping(num_landmarks=cfg.model.num_landmarks, num_joints=NUM_JOINTS)
         mapping.load_state_dict(state["spp"])
         mapping.eval()
         spp = metrics_from_predictions(apply_mapping(mapping, pred), has_labels=split.has_labels)
-        out.update({f"val_spp/{k}": v for k, v in spp.items()})
+        out.update({f"{prefix}_spp/{k}": v for k, v in spp.items()})
     return out
 
 

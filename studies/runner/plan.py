@@ -27,6 +27,9 @@ from maskpose_core.metrics_oracle import ORACLE_KEYS
 KINDS = ("train", "baseline", "reference", "unavailable")
 VIEWS = ("plain", "flip", "spp")      # <split>/<key>, <split>/<key † version> (SF), <split>_spp/<key>
 SPLITS = ("val", "test")              # the metric prefixes fit logs at the end of a run
+# raw data sets whose loader has no test split: their evaluation split is ``val`` (3dhp: the
+# held-out subjects; wild: the images themselves), so a study that reports on test reads val there
+NO_TEST_SPLIT = ("3dhp", "wild")
 LABEL_FREE_KEYS = ("mask_iou", "loss_skeleton")
 # The registry's SYNTHETIC are built in (no raw folder; data.root is not hashed). Of them,
 # "pseudo" is the two-stage recipe's labelled render source, which the core loads beside a

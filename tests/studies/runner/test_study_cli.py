@@ -47,3 +47,23 @@ def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, loa
     # one stage 1 per seed: the rows without ψ start from Full's (ψ's weights dropped on loading)
     assert "(44 runs + 3 stage-1 runs: " in out
     assert not store.reports.exists()
+
+
+def test_a_study_on_test_reads_val_where_the_loader_has_no_test_split():
+    """3dhp's and wild's loaders evaluate on val (plan.NO_TEST_SPLIT): a study that reports on test
+    reads val there, and keeps test on the synthetic rigs and h36m (whose test split is S9, S11)."""
+    import argparse
+
+    from studies.runner.cli import resolve_study
+    from studies.runner.plan import Metric, Row, Study
+
+    m = (Metric("mpjpe_mm", "MPJPE (mm)"),)
+    study = Study(name="s", title="t", rows=(Row(name="Ours"),), metrics=m, split="test")
+    args = lambda dataset: argparse.Namespace(dataset=dataset, rows=None)        # noqa: E731
+    assert resolve_study(study, args(None)).split == "test"
+    assert resolve_study(study, args("h36m")).split == "test"
+    assert resolve_study(study, args("3dhp")).split == "val"
+    evaluated_on_wild = Study(name="s", title="t", metrics=m, split="test",
+                              rows=(Row(name="Ours", evaluate_on={"data.dataset": "wild"}),))
+    assert resolve_study(evaluated_on_wild, args(None)).split == "val"
+    assert resolve_study(Study(name="s", title="t", rows=(Row(name="Ours"),), metrics=m), args("3dhp")).split == "val"
