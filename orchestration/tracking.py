@@ -162,13 +162,21 @@ def ensure_experiment(uri: str, name: str) -> str:
     return exp.experiment_id
 
 
+# what the studies write (reports/*, the README's generated results block): a study run after
+# another one regenerated them runs the committed code all the same, so they do not make it dirty
+GENERATED_PATHS = ("reports", "README.md")
+
+
 def git_state(root: Path | None = None) -> dict[str, str]:
-    """``git_commit`` and ``git_dirty`` of the project checkout ('unknown' outside git)."""
+    """``git_commit`` and ``git_dirty`` of the project checkout ('unknown' outside git).
+    ``git_dirty`` is "true" when a tracked file other than the studies' outputs
+    (:data:`GENERATED_PATHS`) differs from the commit."""
     root = root or project_root()
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":(exclude){p}" for p in GENERATED_PATHS)], cwd=root,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
     except (OSError, subprocess.SubprocessError):

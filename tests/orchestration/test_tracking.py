@@ -176,3 +176,24 @@ def test_a_dataset_insert_lost_to_a_parallel_run_is_retried(uri, monkeypatch):
     with pytest.raises(MlflowException, match="some other server error"):
         tracking.log_datasets(uri, run_id, [tracking.DatasetRef(name="x", digest="d", source="/x",
                                                                 context="training", split="val")])
+
+
+def test_a_regenerated_report_does_not_make_the_code_dirty(tmp_path):
+    """A study run after another one rewrote reports/ and the README's results block runs the
+    committed code: its report says so; a changed code file still marks it dirty."""
+    import subprocess
+
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    (tmp_path / "reports").mkdir()
+    for name in ("reports/t.md", "README.md", "code.py"):
+        (tmp_path / name).write_text("v1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v1")
+    assert tracking.git_state(tmp_path)["git_dirty"] == "false"
+    (tmp_path / "reports/t.md").write_text("v2\n")
+    (tmp_path / "README.md").write_text("v2\n")
+    state = tracking.git_state(tmp_path)
+    assert state["git_dirty"] == "false" and len(state["git_commit"]) == 40
+    (tmp_path / "code.py").write_text("v2\n")
+    assert tracking.git_state(tmp_path)["git_dirty"] == "true"
