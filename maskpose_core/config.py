@@ -274,6 +274,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "train.compile": False,
     "model.depth_hypotheses": 1,
     "loss.discriminator_weight": 0.0,
+    "loss.hidden_arm_gate": False,
 }
 
 

@@ -39,6 +39,7 @@ class LossConfig:
     physique_supervised: bool = False  # supervised modes: also train ψ on the exact skeleton -> mask pairs (stage 1)
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
+    hidden_arm_gate: bool = False    # skeleton, physique, coverage leave an elbow/wrist inside the torso alone (not in the paper)
 
     def __post_init__(self):
         if self.mode not in MODES:

@@ -6,7 +6,7 @@ Every view's 3D prediction is mapped to world space and projected into every vie
 
 Label-free terms that are not in the paper, each with its own weight in ``LossConfig``:
 coverage (every silhouette pixel near some bone) and extremity (the silhouette's tips near a
-limb end).
+limb end); optionally (``hidden_arm_gate``) arms inside the torso are left alone.
 """
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ import torch.nn.functional as F
 
 from maskpose_core.geometry import pixels_to_normalized, project_to_pixels_soft, world_to_camera
 from maskpose_core.render.skeleton_mask import pixel_centres
+
+TORSO_QUAD = (11, 14, 1, 4)          # l_shoulder, r_shoulder, r_hip, l_hip: a closed loop
+GATED_ARM_JOINTS = (12, 13, 15, 16)  # elbows and wrists
 
 Tensor = torch.Tensor
 
@@ -101,3 +104,24 @@ def extremity(points_norm: Tensor, tips: Tensor, eps: float) -> Tensor:
     dy = g.view(1, 1, r, 1) - points_norm[..., 1, None, None]                 # (N, E, R, 1)
     d2 = (dx * dx + dy * dy).amin(dim=1)                                      # (N, R, R)
     return (tips * torch.sqrt(d2 + eps * eps)).sum() / tips.sum().clamp_min(1e-6)
+
+
+def hidden_arm_gate(points_norm: Tensor) -> Tensor:
+    """Detach the elbows and wrists that lie inside the torso of their own render.
+
+    points_norm (..., L, 2), L >= 17 landmarks in normalised crop coordinates, the joints first
+    (``skeleton.JOINT_NAMES`` order). The torso is the quadrilateral l_shoulder → r_shoulder →
+    r_hip → l_hip of the same render; an arm joint strictly inside it (every edge's cross product
+    of one sign; a twisted, self-crossing quadrilateral contains nothing) keeps its value but
+    loses its gradient: a silhouette says nothing about an arm in front of the torso, so the mask
+    terms must not move it. Returns (..., L, 2), equal in value to points_norm.
+    """
+    quad = points_norm[..., list(TORSO_QUAD), :]                                   # (..., 4, 2)
+    edge = quad.roll(-1, dims=-2) - quad                                           # (..., 4, 2)
+    arms = points_norm[..., list(GATED_ARM_JOINTS), :]                             # (..., A, 2)
+    rel = arms.unsqueeze(-2) - quad.unsqueeze(-3)                                  # (..., A, 4, 2)
+    cross = edge.unsqueeze(-3)[..., 0] * rel[..., 1] - edge.unsqueeze(-3)[..., 1] * rel[..., 0]
+    inside = ((cross > 0).all(-1) | (cross < 0).all(-1)).detach()                  # (..., A)
+    hidden = torch.zeros(points_norm.shape[:-1], dtype=torch.bool, device=points_norm.device)
+    hidden[..., list(GATED_ARM_JOINTS)] = inside
+    return torch.where(hidden.unsqueeze(-1), points_norm.detach(), points_norm)

@@ -39,7 +39,8 @@ class Renders:
 
     joints_cam_mm (B, C, L, 3) and xy_norm (B, C, L, 2): every view's prediction;
     joints_world_mm (B, C, L, 3); points_norm (B, Cs, Ct, L, 2): source view's prediction in
-    target view; m_skel (B, Cs, Ct, R, R); mask / geo (B, Cs, Ct, R, R): the target view's mask
+    target view (``hidden_arm_gate``: arms inside the torso detached); ends_norm the same, never
+    gated (the extremity term pulls a wrist out of the torso to a raised hand's tip); m_skel (B, Cs, Ct, R, R); mask / geo (B, Cs, Ct, R, R): the target view's mask
     and G; mask_views / geo_views (B, C, R, R); target (Cs, Ct) target-view index per render.
     """
     batch: dict[str, Tensor]
@@ -47,6 +48,7 @@ class Renders:
     xy_norm: Tensor
     joints_world_mm: Tensor
     points_norm: Tensor
+    ends_norm: Tensor
     m_skel: Tensor
     mask: Tensor
     geo: Tensor
@@ -80,7 +82,7 @@ def _coverage(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
 
 def _extremity(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     tips = mask_loss.tip_weight(r.mask_views, r.geo_views, lc.extremity_threshold)[:, r.target]
-    ends = r.points_norm[..., list(EXTREMITY_JOINTS), :]                           # (B, Cs, Ct, E, 2)
+    ends = r.ends_norm[..., list(EXTREMITY_JOINTS), :]                           # (B, Cs, Ct, E, 2)
     size = lc.render_size
     return mask_loss.extremity(ends.reshape(-1, len(EXTREMITY_JOINTS), 2), tips.reshape(-1, size, size),
                                lc.coverage_eps)
@@ -170,15 +172,18 @@ class MaskObjective(nn.Module):
         joints_world = camera_to_world(joints_cam_mm, R, t)                              # (B, C, L, 3)
         pts, target = mask_loss.cross_view_points(joints_world, K, R, t, self.image_size,
                                                   cross_view=lc.cross_view)             # (B, Cs, Ct, L, 2)
+        ends = pts
+        if lc.hidden_arm_gate:
+            pts = mask_loss.hidden_arm_gate(pts)
         b, cs, ct, l, _ = pts.shape
         m_skel = self.renderer(pts.reshape(-1, l, 2), sigma2).view(b, cs, ct, lc.render_size, lc.render_size)
         mask_views = mask_loss.downsample(batch["mask"], lc.render_size)                 # (B, C, R, R)
         geo_full = batch["geodesic"] if lc.geodesic else torch.ones_like(batch["mask"])
         geo_views = mask_loss.downsample(geo_full, lc.render_size)
         return Renders(batch=batch, joints_cam_mm=joints_cam_mm, xy_norm=xy_norm, joints_world_mm=joints_world,
-                       points_norm=pts, m_skel=m_skel, mask=mask_views[:, target], geo=geo_views[:, target],
-                       mask_views=mask_views, geo_views=geo_views, target=target, physique=physique,
-                       physique_on=physique_on, extras={})
+                       points_norm=pts, ends_norm=ends, m_skel=m_skel, mask=mask_views[:, target],
+                       geo=geo_views[:, target], mask_views=mask_views, geo_views=geo_views, target=target,
+                       physique=physique, physique_on=physique_on, extras={})
 
     def mask_terms(self, batch: dict[str, Tensor], joints_cam_mm: Tensor, xy_norm: Tensor, *, sigma2: float,
                    physique: nn.Module | None = None, physique_on: bool = False) -> dict[str, Tensor]:
