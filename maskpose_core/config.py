@@ -275,6 +275,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "model.depth_hypotheses": 1,
     "loss.discriminator_weight": 0.0,
     "loss.hidden_arm_gate": False,
+    "loss.hidden_arm_margin": 0.0,
 }
 
 

@@ -40,6 +40,7 @@ class LossConfig:
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
     hidden_arm_gate: bool = False    # skeleton, physique, coverage leave an elbow/wrist inside the torso alone (not in the paper)
+    hidden_arm_margin: float = 0.0   # ... or within this distance of its edges (normalised crop units)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -51,7 +52,7 @@ class LossConfig:
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
                   "coverage_weight", "extremity_weight", "template_weight",
                   "triangulation_weight", "skeleton_clip", "extra_weight", "pseudo_weight",
-                  "triangulation_cap_mm", "discriminator_weight"):
+                  "triangulation_cap_mm", "discriminator_weight", "hidden_arm_margin"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

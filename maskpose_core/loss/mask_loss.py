@@ -106,7 +106,7 @@ def extremity(points_norm: Tensor, tips: Tensor, eps: float) -> Tensor:
     return (tips * torch.sqrt(d2 + eps * eps)).sum() / tips.sum().clamp_min(1e-6)
 
 
-def hidden_arm_gate(points_norm: Tensor) -> Tensor:
+def hidden_arm_gate(points_norm: Tensor, margin: float = 0.0) -> Tensor:
     """Detach the elbows and wrists that lie inside the torso of their own render.
 
     points_norm (..., L, 2), L >= 17 landmarks in normalised crop coordinates, the joints first
@@ -114,14 +114,22 @@ def hidden_arm_gate(points_norm: Tensor) -> Tensor:
     r_hip → l_hip of the same render; an arm joint strictly inside it (every edge's cross product
     of one sign; a twisted, self-crossing quadrilateral contains nothing) keeps its value but
     loses its gradient: a silhouette says nothing about an arm in front of the torso, so the mask
-    terms must not move it. Returns (..., L, 2), equal in value to points_norm.
+    terms must not move it. ``margin`` (normalised crop units) also gates the arm joints within
+    that distance of the quadrilateral's edges: seen from the side the torso's quadrilateral is a
+    line, its silhouette a band. Returns (..., L, 2), equal in value to points_norm.
     """
     quad = points_norm[..., list(TORSO_QUAD), :]                                   # (..., 4, 2)
     edge = quad.roll(-1, dims=-2) - quad                                           # (..., 4, 2)
     arms = points_norm[..., list(GATED_ARM_JOINTS), :]                             # (..., A, 2)
     rel = arms.unsqueeze(-2) - quad.unsqueeze(-3)                                  # (..., A, 4, 2)
     cross = edge.unsqueeze(-3)[..., 0] * rel[..., 1] - edge.unsqueeze(-3)[..., 1] * rel[..., 0]
-    inside = ((cross > 0).all(-1) | (cross < 0).all(-1)).detach()                  # (..., A)
+    inside = (cross > 0).all(-1) | (cross < 0).all(-1)                             # (..., A)
+    if margin > 0:
+        along = ((rel * edge.unsqueeze(-3)).sum(-1) / (edge * edge).sum(-1).clamp_min(1e-12).unsqueeze(-2))
+        foot = quad.unsqueeze(-3) + along.clamp(0.0, 1.0).unsqueeze(-1) * edge.unsqueeze(-3)
+        d2 = ((arms.unsqueeze(-2) - foot) ** 2).sum(-1).amin(-1)                  # (..., A) to the nearest edge
+        inside = inside | (d2 < margin * margin)
+    inside = inside.detach()
     hidden = torch.zeros(points_norm.shape[:-1], dtype=torch.bool, device=points_norm.device)
     hidden[..., list(GATED_ARM_JOINTS)] = inside
     return torch.where(hidden.unsqueeze(-1), points_norm.detach(), points_norm)

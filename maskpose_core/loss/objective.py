@@ -174,7 +174,7 @@ class MaskObjective(nn.Module):
                                                   cross_view=lc.cross_view)             # (B, Cs, Ct, L, 2)
         ends = pts
         if lc.hidden_arm_gate:
-            pts = mask_loss.hidden_arm_gate(pts)
+            pts = mask_loss.hidden_arm_gate(pts, lc.hidden_arm_margin)
         b, cs, ct, l, _ = pts.shape
         m_skel = self.renderer(pts.reshape(-1, l, 2), sigma2).view(b, cs, ct, lc.render_size, lc.render_size)
         mask_views = mask_loss.downsample(batch["mask"], lc.render_size)                 # (B, C, R, R)

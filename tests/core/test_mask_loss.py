@@ -71,6 +71,21 @@ def test_the_gate_detaches_exactly_the_arm_joints_inside_the_torso():
     assert torch.all(t.grad.abs().sum(-1) > 0)
 
 
+def test_the_margin_also_gates_arm_joints_near_the_torso_edges():
+    pose = _pose_2d()
+    pose[15] = torch.tensor([-0.23, -0.1])        # 0.03 left of the right edge (x = −0.2)
+    pose[16] = torch.tensor([-0.1, 0.28])         # 0.08 below the hips' edge (y = 0.2)
+
+    def gated(margin):
+        p = pose.clone().requires_grad_(True)
+        hidden_arm_gate(p, margin).sum().backward()
+        return (p.grad.abs().sum(-1) == 0).nonzero().flatten().tolist()
+
+    assert gated(0.0) == [12, 13]
+    assert gated(0.05) == [12, 13, 15]
+    assert gated(0.1) == [12, 13, 15, 16]
+
+
 def test_the_gated_objective_leaves_a_hidden_arm_to_the_priors_but_not_a_raised_hand_to_extremity():
     torch.manual_seed(0)
     size = 64
