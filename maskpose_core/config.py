@@ -276,6 +276,7 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "loss.discriminator_weight": 0.0,
     "loss.hidden_arm_gate": False,
     "loss.hidden_arm_margin": 0.0,
+    "loss.coverage_radius": 0.0,
 }
 
 

@@ -30,6 +30,7 @@ class LossConfig:
     triangulation_cap_mm: float = 0.0  # ignore joints farther than this from their triangulation (0 = no cap)
     coverage_weight: float = 1.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
+    coverage_radius: float = 0.0     # coverage: pixels this close to a bone count as covered (normalised crop units)
     extremity_weight: float = 1.0    # silhouette tips (high G) reached by wrists, ankles, head top (not in the paper)
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
     template_weight: float = 0.2     # articulation prior: residual to the fitted template (T; not in the paper)
@@ -52,7 +53,7 @@ class LossConfig:
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
                   "coverage_weight", "extremity_weight", "template_weight",
                   "triangulation_weight", "skeleton_clip", "extra_weight", "pseudo_weight",
-                  "triangulation_cap_mm", "discriminator_weight", "hidden_arm_margin"):
+                  "triangulation_cap_mm", "discriminator_weight", "hidden_arm_margin", "coverage_radius"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

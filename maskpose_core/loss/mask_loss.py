@@ -60,13 +60,20 @@ def weighted_mse(target: Tensor, pred: Tensor, weight: Tensor, valid: Tensor | N
     return err.mean()
 
 
-def coverage(mask: Tensor, dist2: Tensor, weight: Tensor, eps: float) -> Tensor:
-    """Coverage of the silhouette by the skeleton: mean(weight · M · sqrt(d² + eps²)).
+def coverage(mask: Tensor, dist2: Tensor, weight: Tensor, eps: float, radius: float = 0.0) -> Tensor:
+    """Coverage of the silhouette by the skeleton: mean(weight · M · sqrt(e² + eps²)),
+    e = max(d − radius, 0).
 
-    mask, weight (..., R, R); dist2 (..., R, R) squared distance of each pixel to the nearest
+    mask, weight (..., R, R); dist2 (..., R, R) squared distance d² of each pixel to the nearest
     bone (normalised crop units²). Unlike the Gaussian skeleton term it does not saturate far
     from the bones, so an uncovered hand pulls its arm out instead of being given up.
+    ``radius`` (normalised crop units) is the body's thickness around its bones: a pixel that
+    close to a bone is covered and pulls nothing, so a wide torso or a thick limb does not drag
+    its bones apart (the term's bias at the truth). 0 gives e = d exactly.
     """
+    if radius > 0:
+        excess = (torch.sqrt(dist2 + 1e-12) - radius).clamp_min(0.0)
+        dist2 = excess * excess
     return (weight * mask * torch.sqrt(dist2 + eps * eps)).mean()
 
 

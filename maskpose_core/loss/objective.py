@@ -77,7 +77,7 @@ def _skeleton(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
 def _coverage(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     l = r.points_norm.shape[-2]
     d2 = obj.renderer.nearest_dist2(r.points_norm.reshape(-1, l, 2)).view_as(r.m_skel)
-    return mask_loss.coverage(r.mask, d2, r.geo, lc.coverage_eps)
+    return mask_loss.coverage(r.mask, d2, r.geo, lc.coverage_eps, lc.coverage_radius)
 
 
 def _extremity(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:

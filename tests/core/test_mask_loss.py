@@ -1,10 +1,10 @@
-"""The extremity term (silhouette tips from G, the distance to the nearest limb end, its gradient)
-and the hidden-arm gate."""
+"""The extremity term (silhouette tips from G, the distance to the nearest limb end, its gradient),
+the coverage term's radius and the hidden-arm gate."""
 import pytest
 import torch
 
 from maskpose_core.loss.config import LossConfig
-from maskpose_core.loss.mask_loss import extremity, hidden_arm_gate, tip_weight
+from maskpose_core.loss.mask_loss import coverage, extremity, hidden_arm_gate, tip_weight
 from maskpose_core.loss.objective import MaskObjective
 
 R = 32
@@ -38,6 +38,28 @@ def test_extremity_is_the_weighted_distance_to_the_nearest_limb_end():
     assert torch.all(pts.grad[0, 0] == 0)                 # only the nearest limb end is pulled
     assert torch.all(pts.grad[0, 1] > 0)                  # ... towards the tip (up and left)
     assert extremity(pts.detach(), torch.zeros(1, R, R), eps).item() == 0.0
+
+
+def test_coverage_radius_counts_pixels_near_a_bone_as_covered():
+    # three pixels at distances 0.05, 0.1 and 0.3 from the nearest bone, weight 1, mask 1
+    d = torch.tensor([[[0.05, 0.1, 0.3]]])
+    mask, w, eps = torch.ones_like(d), torch.ones_like(d), 0.02
+    plain = coverage(mask, d * d, w, eps)
+    assert plain.item() == pytest.approx(sum((x * x + eps * eps) ** 0.5 for x in (0.05, 0.1, 0.3)) / 3, rel=1e-5)
+    assert coverage(mask, d * d, w, eps, radius=0.0).item() == plain.item()        # 0 is the plain term
+    # radius 0.1: excess 0, 0, 0.2 -> (eps + eps + sqrt(0.2² + eps²)) / 3
+    expected = (eps + eps + (0.2 ** 2 + eps * eps) ** 0.5) / 3
+    assert coverage(mask, d * d, w, eps, radius=0.1).item() == pytest.approx(expected, rel=1e-5)
+    d2 = (d * d).clone().requires_grad_(True)
+    coverage(mask, d2, w, eps, radius=0.1).backward()
+    assert torch.all(d2.grad[0, 0, :2] == 0)               # covered pixels pull nothing
+    assert d2.grad[0, 0, 2] > 0                            # the far one still pulls its bone in
+    assert torch.isfinite(d2.grad).all()
+    on_bone = torch.zeros(1, 1, 1, requires_grad=True)     # d = 0: no NaN from sqrt at 0
+    coverage(torch.ones(1, 1, 1), on_bone, torch.ones(1, 1, 1), eps, radius=0.1).backward()
+    assert torch.isfinite(on_bone.grad).all()
+    with pytest.raises(ValueError, match="coverage_radius"):
+        LossConfig(coverage_radius=-0.1)
 
 
 def _pose_2d() -> torch.Tensor:
