@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DATASETS = ("cmu-mv4", "cmu-3dhp-rig", "pseudo", "h36m", "3dhp", "wild")
+# Real data sets skip a moment whose mask box is shorter than this on its longer side (full-image
+# px): half the default crop S = 64, so a smaller person would be magnified more than 2x to fill
+# the crop (1.67x after the 1.2 margin) -- a far or half-detected person (issue: 2x2 masks).
+MIN_MASK_PX = 32
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +27,7 @@ class DataConfig:
     pseudo_frames: int = 8000    # two-stage recipe: labelled pseudo-image moments (our renderer); 0 = all
     pseudo_poses: str = ""       # their poses file; "" = the embedded file's pseudo-source subjects
     pseudo_rig: str = "overhead" # their camera rig (cmu_mv4/rig.py); "overhead" = 2.8 m high, unlike the target's
+    min_mask_px: int = MIN_MASK_PX  # real data sets: skip moments whose mask box is shorter (longer side, px); 0 = none
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -32,7 +37,7 @@ class DataConfig:
         from maskpose_core.data.cmu_mv4.rig import RIGS
         if self.pseudo_rig not in RIGS:
             raise ValueError(f"DataConfig.pseudo_rig must be one of {sorted(RIGS)}, got {self.pseudo_rig!r}")
-        for n in ("train_frames", "val_frames", "test_frames", "gen_seed", "pseudo_frames"):
+        for n in ("train_frames", "val_frames", "test_frames", "gen_seed", "pseudo_frames", "min_mask_px"):
             if getattr(self, n) < 0:
                 raise ValueError(f"DataConfig.{n} must be >= 0, got {getattr(self, n)}")
         if not 0.0 <= self.mask_noise <= 1.0:

@@ -17,6 +17,12 @@ and its camera -- and turned into a packed split (``packed.py``) here:
 * **Masks** are read as: foreground = largest channel >= 128 for 8-bit files, > 0 for 0/1
   files; a varying alpha channel is the mask; palette images: index > 0.
   A mask must match its image's size and must not be empty.
+* **Small masks are skipped.** A moment any of whose masks has a bounding box shorter than
+  ``min_mask_px`` (``DataConfig.min_mask_px``, default 32 px) on its longer side is left out:
+  a far or half-detected person, whose crop would be a few pixels wide and magnified more than
+  2x. One warning line per split says how many and names the first files; ``meta.json``
+  lists every skipped file (``skipped_masks``); a split with no usable mask is refused,
+  naming its folder. ``*_frames`` caps are applied before: skipped moments are not replaced.
 * **G** is computed once here with ``geodesic_weights`` on the S × S masks.
 * **Cache.** ``<root>/<name>-<hash12>``: the hash covers a key built by each data set
   (source folder path, :func:`listing_fingerprint` of its folders, the preparation
@@ -39,6 +45,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from maskpose_core.data.configs import MIN_MASK_PX
 from maskpose_core.data.geodesic import GeodesicParams, UnusableMask, geodesic_weights
 from maskpose_core.data.packed import write_packed
 from maskpose_core.geometry import pixels_to_normalized, project_to_pixels
@@ -51,6 +58,7 @@ MIN_BOX_SIDE_PX = 8        # a smaller crop cannot be resized meaningfully
 CHUNK_MOMENTS = 64         # moments per worker task
 PREPARE_VERSION = 1        # bump when the preparation changes what it writes
 IMAGE_ERRORS = (OSError, ValueError, SyntaxError)  # what Pillow raises on unreadable files
+FIRST_SKIPPED_NAMED = 3    # skipped mask files named in the one-line summary (meta.json has all)
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,12 @@ def mask_bounds(mask: np.ndarray) -> tuple[float, float, float, float]:
     return xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5
 
 
+def mask_side_px(mask: np.ndarray) -> int:
+    """Longer side of the foreground's bounding box in pixels (a 2x3 blob -> 3)."""
+    x_min, y_min, x_max, y_max = mask_bounds(mask)
+    return int(round(max(x_max - x_min, y_max - y_min)))
+
+
 def square_box(mask: np.ndarray, *, margin: float, center_px: np.ndarray | None = None) -> tuple[int, int, int]:
     """Integer square (x0, y0, side) in image pixels; see the module docstring for the rule."""
     x_min, y_min, x_max, y_max = mask_bounds(mask)
@@ -177,18 +191,36 @@ class PackParams:
     nominal_depth_mm: float = 5000.0     # only for views with K = None
     nominal_height_mm: float = 1700.0
     geodesic: GeodesicParams = GeodesicParams()
+    min_mask_px: int = MIN_MASK_PX       # skip moments with a mask box shorter than this (longer side)
 
     def __post_init__(self):
         if self.center not in ("mask", "pelvis"):
             raise ValueError(f"PackParams.center must be 'mask' or 'pelvis', got {self.center!r}")
         if self.margin < 1.0:
             raise ValueError(f"PackParams.margin must be >= 1, got {self.margin}")
+        if self.min_mask_px < 0:
+            raise ValueError(f"PackParams.min_mask_px must be >= 0, got {self.min_mask_px}")
+
+
+class SmallMask(Exception):
+    """A view whose mask box is under ``PackParams.min_mask_px``: its moment is skipped."""
+
+    def __init__(self, path: Path, side_px: int):
+        super().__init__(f"{path}: mask box {side_px} px")
+        self.path, self.side_px = path, side_px
+
+    def __reduce__(self):
+        return SmallMask, (self.path, self.side_px)
 
 
 def _prepare_view(view: View, root_world_mm: np.ndarray, p: PackParams):
-    """-> image (S, S, 3) uint8, mask (S, S) uint8, K_crop (3, 3) float64."""
+    """-> image (S, S, 3) uint8, mask (S, S) uint8, K_crop (3, 3) float64; SmallMask if the mask
+    box is under ``p.min_mask_px``."""
     image = read_image_rgb(view.image_path)
     mask = read_mask(view.mask_path, image_hw=image.shape[:2], image_path=view.image_path)
+    side = mask_side_px(mask)
+    if side < p.min_mask_px:
+        raise SmallMask(view.mask_path, side)
     K = view.K if view.K is not None else nominal_intrinsics(
         mask, depth_mm=p.nominal_depth_mm, height_mm=p.nominal_height_mm)
     center = None
@@ -204,16 +236,27 @@ def _prepare_view(view: View, root_world_mm: np.ndarray, p: PackParams):
     return img, msk, crop_matrix(*box, p.image_size) @ K
 
 
-def _pack_chunk(moments: Sequence[Moment], p: PackParams) -> dict[str, np.ndarray]:
-    """Pack a list of moments into arrays (the packed-split layout, without ``subject``)."""
-    imgs, msks, Ks, Rs, ts = [], [], [], [], []
+def _pack_chunk(moments: Sequence[Moment], p: PackParams) -> tuple[dict[str, np.ndarray] | None, list]:
+    """Pack the moments whose masks are all large enough -> (arrays in the packed-split layout,
+    None if no moment is kept; [(mask file, box side px)]: the first small mask of each skipped one)."""
+    kept, skipped, views = [], [], []
     for m in moments:
-        out = [_prepare_view(v, m.root_world_mm, p) for v in m.views]
-        imgs.append([o[0] for o in out])
-        msks.append([o[1] for o in out])
-        Ks.append([o[2] for o in out])
-        Rs.append([v.R for v in m.views])
-        ts.append([v.t_mm for v in m.views])
+        try:
+            views.append([_prepare_view(v, m.root_world_mm, p) for v in m.views])
+        except SmallMask as small:
+            skipped.append((str(small.path), small.side_px))
+            continue
+        kept.append(m)
+    return (_stack(kept, views, p) if kept else None), skipped
+
+
+def _stack(moments: Sequence[Moment], views: list, p: PackParams) -> dict[str, np.ndarray]:
+    """Moments and their prepared views (``_prepare_view`` outputs, [moment][view]) -> arrays."""
+    imgs = [[o[0] for o in out] for out in views]
+    msks = [[o[1] for o in out] for out in views]
+    Ks = [[o[2] for o in out] for out in views]
+    Rs = [[v.R for v in m.views] for m in moments]
+    ts = [[v.t_mm for v in m.views] for m in moments]
     K, R, t = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (Ks, Rs, ts))
     world = torch.as_tensor(np.stack([m.joints_world_mm for m in moments]), dtype=torch.float64)
     cam = torch.einsum("ncij,nkj->ncki", R, world) + t[:, :, None, :]       # (N, C, J, 3)
@@ -239,15 +282,19 @@ def _pack_chunk(moments: Sequence[Moment], p: PackParams) -> dict[str, np.ndarra
         "root_world_mm": np.stack([m.root_world_mm for m in moments]).astype(np.float32),
         "joints_world_mm": world.numpy().astype(np.float32), "joints_cam_mm": cam.numpy().astype(np.float32),
         "joints_2d_norm": pixels_to_normalized(uv, p.image_size).numpy().astype(np.float32),
+        "subject": np.asarray([m.subject for m in moments], dtype=str),
     }
 
 
 def pack_moments(moments: Sequence[Moment], params: PackParams, *, workers: int | None = None,
-                 progress: bool = True, what: str = "") -> dict[str, np.ndarray]:
-    """Moments -> one packed split's arrays (N moments, C views each, S = params.image_size).
+                 progress: bool = True, what: str = "") -> tuple[dict[str, np.ndarray], list[tuple[str, int]]]:
+    """Moments -> (one packed split's arrays (N kept moments, C views each, S = params.image_size),
+    skipped: [(mask file, box side px)] of each moment left out for a mask under ``min_mask_px``).
 
-    ``workers`` > 1 spreads chunks of moments over that many processes (spawned); None = all
-    cores (at most 8); 0 or 1 = in this process. ``progress`` logs every ~10 %.
+    ``what`` names the split and its folder in messages. Skipped moments are reported in one
+    warning line; none kept -> ValueError. ``workers`` > 1 spreads chunks of moments over that
+    many processes (spawned); None = all cores (at most 8); 0 or 1 = in this process.
+    ``progress`` logs every ~10 %.
     """
     if not moments:
         raise ValueError(f"{what or 'pack_moments'}: no moments to pack")
@@ -258,6 +305,7 @@ def pack_moments(moments: Sequence[Moment], params: PackParams, *, workers: int 
         workers = min(os.cpu_count() or 1, 8)
     chunks = [moments[i:i + CHUNK_MOMENTS] for i in range(0, len(moments), CHUNK_MOMENTS)]
     parts: list[dict[str, np.ndarray]] = []
+    skipped: list[tuple[str, int]] = []
     step = max(1, len(chunks) // 10)
     if workers <= 1 or len(chunks) == 1:
         results = (_pack_chunk(c, params) for c in chunks)
@@ -266,16 +314,34 @@ def pack_moments(moments: Sequence[Moment], params: PackParams, *, workers: int 
         executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         results = executor.map(_pack_chunk, chunks, [params] * len(chunks))
     try:
-        for i, part in enumerate(results):
-            parts.append(part)
+        for i, (part, small) in enumerate(results):
+            parts += [part] if part is not None else []
+            skipped += small
             if progress and (i + 1) % step == 0:
                 log.info("%s: packed %d / %d moments", what, min((i + 1) * CHUNK_MOMENTS, len(moments)), len(moments))
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    out["subject"] = np.asarray([m.subject for m in moments], dtype=str)
-    return out
+    if not parts:
+        raise ValueError(f"{what}: no usable mask: {skipped_line(skipped, len(moments), params.min_mask_px)}")
+    if skipped:
+        log.warning("%s: %s", what, skipped_line(skipped, len(moments), params.min_mask_px))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, skipped
+
+
+def skipped_line(skipped: Sequence[tuple[str, int]], considered: int, min_mask_px: int) -> str:
+    """One line: how many of ``considered`` moments were skipped, and the first mask files."""
+    first = ", ".join(f"{path} ({side} px)" for path, side in skipped[:FIRST_SKIPPED_NAMED])
+    more = f", and {len(skipped) - FIRST_SKIPPED_NAMED} more" if len(skipped) > FIRST_SKIPPED_NAMED else ""
+    return (f"skipped {len(skipped)} of {considered} moments whose mask box is under data.min_mask_px = "
+            f"{min_mask_px} px on its longer side (a far or half-detected person): {first}{more}")
+
+
+def skipped_meta(min_mask_px: int, kept: dict[str, int], skipped: dict[str, list]) -> dict:
+    """``meta.json``'s record of skipped moments: per split how many were kept and each skipped
+    moment's (mask file, box side px)."""
+    return {"min_mask_px": min_mask_px,
+            "splits": {k: {"kept": kept[k], "skipped": [list(x) for x in skipped[k]]} for k in skipped}}
 
 
 def even_subset(items: Sequence, limit: int) -> list:
@@ -328,6 +394,12 @@ def cached_packed(root: Path, name: str, key: dict,
     folder = Path(root) / f"{name}-{h}"
     if (folder / "meta.json").is_file():
         log.info("%s: using prepared data %s", name, folder)
+        record = json.loads((folder / "meta.json").read_text()).get("skipped_masks", {})
+        for split, entry in record.get("splits", {}).items():
+            if entry["skipped"]:
+                log.warning("%s/%s: %s (when prepared; every file in %s)", name, split, skipped_line(
+                    entry["skipped"], entry["kept"] + len(entry["skipped"]), record["min_mask_px"]),
+                    folder / "meta.json")
         return folder
     meta, splits = build()
     meta = {"name": name, "hash": h, "preparation": key, **meta}

@@ -31,6 +31,8 @@ of the 4 cameras' annotations mapped to world (they must agree within
 ``VIEW_AGREEMENT_TOL_MM``, else the camera file does not belong to the annotations).
 World frame: Human3.6M's (Z up) rotated by ``Z_UP_TO_Y_UP`` to the project's +Y up.
 Subject folders that are missing are skipped with a warning and listed in ``meta.json``.
+A moment with a mask box shorter than ``min_mask_px`` on its longer side in any view is skipped
+(``crop.py``: one warning line, every file in ``meta.json``'s ``skipped_masks``).
 """
 from __future__ import annotations
 
@@ -41,8 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
+from maskpose_core.data.configs import MIN_MASK_PX
 from maskpose_core.data.crop import (CROP_MARGIN, Moment, PackParams, View, cached_packed, check_dir,
-                                     even_subset, keep_by_gap, listing_fingerprint, pack_moments)
+                                     even_subset, keep_by_gap, listing_fingerprint, pack_moments, skipped_meta)
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +213,7 @@ def prepare_h36m(raw_root: Path, *, cache_root: Path, image_size: int, train_fra
                  test_frames: int = 0, train_stride: int = TRAIN_STRIDE, test_stride: int = TEST_STRIDE,
                  margin: float = CROP_MARGIN, center: str = "mask",
                  train_subjects: tuple[str, ...] = TRAIN_SUBJECTS, test_subjects: tuple[str, ...] = TEST_SUBJECTS,
-                 workers: int | None = None, progress: bool = True) -> Path:
+                 min_mask_px: int = MIN_MASK_PX, workers: int | None = None, progress: bool = True) -> Path:
     """Prepare (or find in the cache) Human3.6M -> packed folder with splits ``train`` and ``test``.
 
     C = 4 views, S = ``image_size``; ``*_frames`` = 0 keeps every moment after the stride.
@@ -225,7 +228,7 @@ def prepare_h36m(raw_root: Path, *, cache_root: Path, image_size: int, train_fra
     missing = sorted(set(splits["train"] + splits["test"]) - set(present["train"] + present["test"]))
     if missing:
         log.warning("%s: subject folders %s not found; preparing without them", raw_root, missing)
-    params = PackParams(image_size=image_size, margin=margin, center=center)
+    params = PackParams(image_size=image_size, margin=margin, center=center, min_mask_px=min_mask_px)
     key = {"dataset": "h36m", "source": str(raw_root.resolve()), "subjects": present,
            "listing": listing_fingerprint([raw_root / s for s in present["train"] + present["test"]] + [camera_file]),
            "strides": [train_stride, test_stride], "frames": [train_frames, test_frames],
@@ -233,14 +236,16 @@ def prepare_h36m(raw_root: Path, *, cache_root: Path, image_size: int, train_fra
 
     def build():
         _, cameras = load_h36m_cameras(raw_root)
-        arrays = {}
+        arrays, skipped = {}, {}
         for split, stride, limit in (("train", train_stride, train_frames), ("test", test_stride, test_frames)):
             moments = even_subset(h36m_moments(raw_root, tuple(present[split]), stride, cameras, camera_file), limit)
-            arrays[split] = pack_moments(moments, params, workers=workers, progress=progress, what=f"h36m/{split}")
+            arrays[split], skipped[split] = pack_moments(moments, params, workers=workers, progress=progress,
+                                                         what=f"h36m/{split} ({raw_root}, {present[split]})")
         meta = {"num_views": len(H36M_CAMERA_IDS), "image_size": image_size, "has_labels": True,
                 "has_cameras": True, "source": str(raw_root), "camera_file": str(camera_file),
                 "layout": "h36m-fetch processed/", "subjects": present, "missing_subjects": missing,
-                "cameras": list(H36M_CAMERA_IDS), "world_frame": "Human3.6M world rotated to +Y up"}
+                "cameras": list(H36M_CAMERA_IDS), "world_frame": "Human3.6M world rotated to +Y up",
+                "skipped_masks": skipped_meta(min_mask_px, {k: len(v["subject"]) for k, v in arrays.items()}, skipped)}
         return meta, arrays
 
     return cached_packed(Path(cache_root), "h36m", key, build)

@@ -27,6 +27,8 @@ Only frames extracted for every used camera are used. FG masks: any channel >= 1
   re-save is read with scipy) with ``annot2``/``annot3`` (17 joints, MPI test order,
   camera mm). World = camera frame (R = I, t = 0). Intrinsics are fitted per sequence from
   annot2 <-> annot3 by linear least squares (the set ships no calibration file).
+* A moment with a mask box shorter than ``min_mask_px`` on its longer side in any view is
+  skipped (``crop.py``: one warning line, every file in ``meta.json``'s ``skipped_masks``).
 """
 from __future__ import annotations
 
@@ -37,8 +39,9 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
+from maskpose_core.data.configs import MIN_MASK_PX
 from maskpose_core.data.crop import (CROP_MARGIN, Moment, PackParams, View, cached_packed, check_dir,
-                                     even_subset, keep_by_gap, listing_fingerprint, pack_moments)
+                                     even_subset, keep_by_gap, listing_fingerprint, pack_moments, skipped_meta)
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +250,7 @@ def prepare_3dhp(raw_root: Path, *, cache_root: Path, image_size: int, train_fra
                  val_frames: int = 0, test_frames: int = 0, stride: int = STRIDE, test_stride: int = TEST_STRIDE,
                  cameras: tuple[int, ...] = MPI3DHP_CAMERAS, train_subjects: tuple[str, ...] = TRAIN_SUBJECTS,
                  val_subjects: tuple[str, ...] = VAL_SUBJECTS, margin: float = CROP_MARGIN, center: str = "mask",
-                 workers: int | None = None, progress: bool = True) -> Path:
+                 min_mask_px: int = MIN_MASK_PX, workers: int | None = None, progress: bool = True) -> Path:
     """Prepare (or find in the cache) MPI-INF-3DHP -> packed folder with splits ``train`` and
     ``val`` (C = len(cameras)) and, if the official test set is present, ``test`` (C = 1)."""
     raw_root = check_dir(raw_root, "MPI-INF-3DHP data root")
@@ -260,25 +263,28 @@ def prepare_3dhp(raw_root: Path, *, cache_root: Path, image_size: int, train_fra
     if missing:
         log.warning("%s: subject folders %s not found; preparing without them", raw_root, missing)
     test_root = find_test_root(raw_root)
-    params = PackParams(image_size=image_size, margin=margin, center=center)
+    params = PackParams(image_size=image_size, margin=margin, center=center, min_mask_px=min_mask_px)
     sources = [raw_root / s for s in present["train"] + present["val"]] + ([test_root] if test_root else [])
     key = {"dataset": "3dhp", "source": str(raw_root.resolve()), "subjects": present, "cameras": list(cameras),
            "listing": listing_fingerprint(sources), "strides": [stride, test_stride],
            "frames": [train_frames, val_frames, test_frames], "params": repr(params)}
 
     def build():
-        arrays = {}
+        arrays, skipped = {}, {}
         for split, limit in (("train", train_frames), ("val", val_frames)):
             moments = even_subset(mpi3dhp_moments(raw_root, tuple(present[split]), tuple(cameras), stride), limit)
-            arrays[split] = pack_moments(moments, params, workers=workers, progress=progress, what=f"3dhp/{split}")
+            arrays[split], skipped[split] = pack_moments(moments, params, workers=workers, progress=progress,
+                                                         what=f"3dhp/{split} ({raw_root}, {present[split]})")
         if test_root is not None:
             moments = even_subset(test_set_moments(test_root, test_stride), test_frames)
-            arrays["test"] = pack_moments(moments, params, workers=workers, progress=progress, what="3dhp/test")
+            arrays["test"], skipped["test"] = pack_moments(moments, params, workers=workers, progress=progress,
+                                                           what=f"3dhp/test ({test_root})")
         meta = {"num_views": len(cameras), "image_size": image_size, "has_labels": True, "has_cameras": True,
                 "source": str(raw_root), "test_source": str(test_root) if test_root else None,
                 "layout": "MPI-INF-3DHP official, frames extracted", "subjects": present,
                 "missing_subjects": missing, "cameras": list(cameras),
-                "world_frame": "3DHP studio (+Y up); test split: camera frame"}
+                "world_frame": "3DHP studio (+Y up); test split: camera frame",
+                "skipped_masks": skipped_meta(min_mask_px, {k: len(v["subject"]) for k, v in arrays.items()}, skipped)}
         return meta, arrays
 
     return cached_packed(Path(cache_root), "3dhp", key, build)

@@ -14,7 +14,8 @@ wild          folder with images/ and masks/ (required)   the folder (``train``)
 Prepared caches of the real data sets go to ``root`` (argument) or :func:`default_data_root`:
 ``$MASKPOSE_DATA`` if set, else ``<project>/data`` where ``<project>`` is the folder holding
 ``pyproject.toml`` above this file (``./data`` if there is none, e.g. an installed package).
-``train_frames`` / ``val_frames`` cap the moments (0 = all, evenly spaced otherwise).
+``train_frames`` / ``val_frames`` cap the moments (0 = all, evenly spaced otherwise); a moment
+whose mask box is shorter than ``min_mask_px`` on its longer side is then skipped (``crop.py``).
 Real data sets use their own segmenter's masks: ``mask_noise``, ``poses`` and ``split_all``
 apply only to the synthetic benchmarks and are refused here.
 """
@@ -164,7 +165,8 @@ def _load_one(data_cfg: DataConfig, *, root: Path | None, workers: int | None, p
                              f"not to dataset {data_cfg.dataset!r}")
     raw = _raw_root(data_cfg)
     cache = check_data_root(Path(root) if root is not None else default_data_root(), what="data cache root")
-    common = dict(cache_root=cache, image_size=data_cfg.image_size, workers=workers, progress=progress)
+    common = dict(cache_root=cache, image_size=data_cfg.image_size, min_mask_px=data_cfg.min_mask_px,
+                  workers=workers, progress=progress)
     if data_cfg.dataset == "h36m":
         from maskpose_core.data.h36m import prepare_h36m
         folder = prepare_h36m(raw, train_frames=data_cfg.train_frames, test_frames=data_cfg.val_frames, **common)

@@ -7,7 +7,11 @@ Accepted on-disk layout (``folder`` is what ``DataConfig.root`` names)::
 
 Every image is one moment with C = 1 view, packed into the splits ``train`` and ``all``
 (the same frames; ``all`` for ``--split all`` evaluation). Images are taken in name order;
-``max_frames`` > 0 keeps that many, evenly spaced.
+``max_frames`` > 0 keeps that many, evenly spaced. An image whose mask box is shorter than
+``min_mask_px`` (``DataConfig.min_mask_px``, default 32 px) on its longer side is skipped (a far
+or half-detected person: its crop would be magnified more than 2x): one warning line says how
+many and names the first mask files, ``meta.json`` lists them all (``skipped_masks``), and a
+folder with no usable mask is refused, naming it (``crop.py``).
 
 The camera is nominal (``crop.nominal_intrinsics``): the person, whose mask box is h px
 high, is taken to be ``NOMINAL_HEIGHT_MM`` tall at ``NOMINAL_DEPTH_MM`` in front of the
@@ -22,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from maskpose_core.data.configs import MIN_MASK_PX
 from maskpose_core.data.crop import (CROP_MARGIN, Moment, PackParams, View, cached_packed, check_dir,
-                                     even_subset, listing_fingerprint, pack_moments)
+                                     even_subset, listing_fingerprint, pack_moments, skipped_meta)
 from maskpose_core.skeleton import NUM_JOINTS
 
 NOMINAL_DEPTH_MM = 5000.0   # subject-camera distance like Human3.6M's rig (docs/method.md §2: 4-6 m)
@@ -53,22 +58,26 @@ def wild_moments(folder: Path) -> list[Moment]:
 
 
 def prepare_wild(folder: Path, *, cache_root: Path, image_size: int, max_frames: int = 0,
-                 margin: float = CROP_MARGIN, workers: int | None = None, progress: bool = True) -> Path:
+                 margin: float = CROP_MARGIN, min_mask_px: int = MIN_MASK_PX, workers: int | None = None,
+                 progress: bool = True) -> Path:
     """Prepare (or find in the cache) an in-the-wild folder -> packed folder with ``train`` = ``all``."""
     folder = check_dir(folder, "in-the-wild data folder")
     check_dir(folder / "images", "in-the-wild images folder")
     check_dir(folder / "masks", "in-the-wild masks folder")
     params = PackParams(image_size=image_size, margin=margin, center="mask",
-                        nominal_depth_mm=NOMINAL_DEPTH_MM, nominal_height_mm=NOMINAL_HEIGHT_MM)
+                        nominal_depth_mm=NOMINAL_DEPTH_MM, nominal_height_mm=NOMINAL_HEIGHT_MM,
+                        min_mask_px=min_mask_px)
     key = {"dataset": "wild", "source": str(folder.resolve()), "frames": max_frames, "params": repr(params),
            "listing": listing_fingerprint([folder / "images", folder / "masks"])}
 
     def build():
         moments = even_subset(wild_moments(folder), max_frames)
-        arrays = pack_moments(moments, params, workers=workers, progress=progress, what="wild")
+        arrays, skipped = pack_moments(moments, params, workers=workers, progress=progress,
+                                       what=f"wild data folder {folder}")
         meta = {"num_views": 1, "image_size": image_size, "has_labels": False, "has_cameras": False,
                 "source": str(folder), "layout": "images/ + masks/",
-                "nominal_camera": {"depth_mm": NOMINAL_DEPTH_MM, "height_mm": NOMINAL_HEIGHT_MM}}
+                "nominal_camera": {"depth_mm": NOMINAL_DEPTH_MM, "height_mm": NOMINAL_HEIGHT_MM},
+                "skipped_masks": skipped_meta(min_mask_px, {"train": len(arrays["subject"])}, {"train": skipped})}
         return meta, {"train": arrays, "all": arrays}
 
     return cached_packed(Path(cache_root), "wild", key, build)
