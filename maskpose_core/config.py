@@ -94,13 +94,10 @@ class ExperimentConfig:
         if self.data.image_size % self.loss.render_size:
             raise ValueError(f"loss.render_size ({self.loss.render_size}) must divide data.image_size "
                              f"({self.data.image_size}): the masks are area-averaged down to it")
-        if self.recipe.stages == "two_stage" and self.loss.mode != "unsupervised":
+        if self.recipe.trains_beside_pseudo and self.loss.mode != "unsupervised":
             raise ValueError(f"recipe.stages='two_stage' trains stage 2 with the mask terms; loss.mode must be "
                              f"'unsupervised', got {self.loss.mode!r}")
-        if self.loss.discriminator_weight > 0 and self.recipe.stages != "two_stage":
-            raise ValueError(f"loss.discriminator_weight > 0 needs recipe.stages='two_stage' (its real poses are "
-                             f"stage 2's pseudo batches), got recipe.stages={self.recipe.stages!r}")
-        if self.recipe.uses_pseudo and self.data.dataset == "pseudo":
+        if self.recipe.has_stage1 and self.data.dataset == "pseudo":
             raise ValueError("recipe.stages uses the pseudo set as its source; data.dataset must be the target, "
                              "not 'pseudo'")
         if self.model.physique and self.loss.render_size % 4:
@@ -172,9 +169,15 @@ def _coerce(value, typ, key: str):
 def unflatten(flat: dict[str, typing.Any], cls=None, *, base=None, _prefix: str = ""):
     """{dotted key: value} -> dataclass tree, starting from ``base`` (defaults if None).
 
-    Unknown keys raise ``ValueError`` naming the key and the valid ones.
+    Unknown keys raise ``ValueError`` naming the key and the valid ones; a removed field is
+    refused naming where its measurement is; a renamed field's old key is read as the new one.
     """
     cls = cls or ExperimentConfig
+    if cls is ExperimentConfig and not _prefix:
+        flat = {RENAMED_FIELDS.get(k, k): v for k, v in flat.items()}
+        for key in flat:
+            if key in REMOVED_FIELDS:
+                raise ValueError(f"config key {key!r} was removed from maskpose: {REMOVED_FIELDS[key].why}")
     base = base if base is not None else _default_for(cls)
     types = _field_types(cls)
     names = {f.name for f in dataclasses.fields(cls)}
@@ -225,7 +228,8 @@ def to_dict(cfg: ExperimentConfig) -> dict:
 
 
 def from_dict(d: dict) -> ExperimentConfig:
-    """Inverse of :func:`to_dict` (nested dict, e.g. from ``config.json``)."""
+    """Inverse of :func:`to_dict` (nested dict, e.g. from ``config.json``). A recorded config may
+    still name a removed field at its neutral value (dropped) or a renamed field by its old name."""
     flat = {}
 
     def walk(prefix, node):
@@ -235,37 +239,65 @@ def from_dict(d: dict) -> ExperimentConfig:
             else:
                 flat[f"{prefix}{k}"] = v
     walk("", d)
-    for key, neutral in REMOVED_FIELDS.items():
+    for key, removed in REMOVED_FIELDS.items():
         if key in flat:
-            if neutral is not ANY_VALUE and flat[key] != neutral:
+            if removed.neutral is not ANY_VALUE and flat[key] != removed.neutral:
                 raise ValueError(f"config field {key}={flat[key]!r} was removed from maskpose (only its neutral "
-                                 f"value {neutral!r}, which changes nothing, can still be read)")
+                                 f"value {removed.neutral!r}, which changes nothing, can still be read): {removed.why}")
             del flat[key]
     return unflatten(flat, ExperimentConfig, base=ExperimentConfig(profile=d.get("profile", "quick")))
 
 
-# Fields that were removed, with the value at which they did nothing. A saved config (a
-# checkpoint, an MLflow run's config.json) holding one at that value still loads; any other
-# value is refused, since the run cannot be reproduced without the removed code.
+@dataclass(frozen=True)
+class Removed:
+    """A removed config field: the value at which it did nothing, where its measurement is, and
+    whether it was in every config hash (then it re-enters the hash at ``neutral``, so recorded
+    runs keep their identity)."""
+    neutral: typing.Any
+    why: str
+    hashed: bool = False
+
+
+# Fields that were removed. A saved config (a checkpoint, an MLflow run's config.json) holding
+# one at its neutral value still loads; any other value is refused, since the run cannot be
+# reproduced without the removed code; a command line that sets one is refused (``unflatten``).
 ANY_VALUE = object()   # a removed field that mattered only through another removed field
-REMOVED_FIELDS: dict[str, typing.Any] = {
-    "loss.inside_weight": 0.0,   # the inside term, measured without gain (README), removed in c44d864
-    "loss.inside_samples": ANY_VALUE,
-    # tried after 051165d, measured without gain (README, Method notes), removed
-    "model.prior_final_weight": 1.0,
-    "loss.template_robust_c2": 0.0,
-    "loss.lr_align": "none",
+_NOTES = "docs/method-notes.md"
+REMOVED_FIELDS: dict[str, Removed] = {
+    "loss.inside_weight": Removed(0.0, "the inside term, measured without gain (removed in c44d864)"),
+    "loss.inside_samples": Removed(ANY_VALUE, "the inside term's sample count (removed with it)"),
+    "model.prior_final_weight": Removed(1.0, "measured without gain after 051165d"),
+    "loss.template_robust_c2": Removed(0.0, "measured without gain after 051165d"),
+    "loss.lr_align": Removed("none", "measured without gain after 051165d"),
+    # issue 28: measured dead ends that no study row used (docs/method-notes.md §7, "Switches removed")
+    "loss.skeleton_clip": Removed(0.0, f"the authors' M_skel > 0.1 clip moved the truth as far as without it "
+                                       f"({_NOTES} §7)", hashed=True),
+    "loss.triangulation_cap_mm": Removed(0.0, f"a 500 mm cap stayed inside the seeds' spread ({_NOTES} §7)"),
+    "loss.coverage_radius": Removed(0.0, f"less drift at the truth, no gain in stage 2 ({_NOTES} §7)"),
+    "loss.hidden_arm_gate": Removed(False, f"changed nothing on val ({_NOTES} §7)"),
+    "loss.hidden_arm_margin": Removed(0.0, f"the hidden-arm gate's margin, changed nothing on val ({_NOTES} §7)"),
 }
 
+# Fields renamed (old dotted key -> new): a recorded config or command line naming the old key
+# is read as the new one, and the config hash keeps the old name, so recorded runs keep their
+# identity. The recipe's stage-2 knobs moved into the recipe's group (issue 28).
+RENAMED_FIELDS: dict[str, str] = {
+    "loss.pseudo_weight": "recipe.pseudo_weight",
+    "loss.discriminator_weight": "recipe.discriminator_weight",
+}
+_HASH_NAME = {new: old for old, new in RENAMED_FIELDS.items()}
 
-# Fields added after runs were recorded, with the default that reproduces the behaviour from
-# before they existed. At that default they are left out of the hash, so a run recorded before
-# the field existed keeps its identity (the study runner finds it instead of training again).
-HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
+
+# Fields added after runs were recorded, with the value that reproduces the behaviour from before
+# they existed (not always the field's default: ``loss.extremity_weight`` defaults to 1.0, but
+# runs from before it existed ran without it, at 0.0). At that value a field is left out of the
+# hash, so a run recorded before the field existed keeps its identity (the study runner finds it
+# instead of training again). Keys by their hash name (a renamed field's old name).
+ADDED_FIELDS: dict[str, typing.Any] = {
     "data.extra": "",
     "data.extra_root": "",
+    "data.min_mask_px": 32,
     "loss.extra_weight": 1.0,
-    "loss.triangulation_cap_mm": 0.0,
     "loss.extremity_weight": 0.0,
     "loss.extremity_threshold": 0.6,
     "loss.template_weight": 0.0,
@@ -274,37 +306,46 @@ HASH_NEUTRAL_DEFAULTS: dict[str, typing.Any] = {
     "train.compile": False,
     "model.depth_hypotheses": 1,
     "loss.discriminator_weight": 0.0,
-    "loss.hidden_arm_gate": False,
-    "loss.hidden_arm_margin": 0.0,
-    "loss.coverage_radius": 0.0,
 }
 
 
 _UNSET = object()
 
 
-# Keys that only the two-stage recipe reads: left out of a mask-only run's hash, so changing the
-# recipe's budget or pseudo set never makes a mask-only run look new (or stale).
-RECIPE_ONLY_KEYS = ("recipe.", "data.pseudo_frames", "data.pseudo_poses", "data.pseudo_rig", "loss.pseudo_weight")
+# The pseudo set's data keys: like the recipe's group, read only by the two-stage recipe, so a
+# mask-only run's hash leaves them out (changing the recipe's budget or pseudo set never makes a
+# mask-only run look new, or stale).
+RECIPE_DATA_KEYS = ("data.pseudo_frames", "data.pseudo_poses", "data.pseudo_rig")
 
 
 def hashed_fields(cfg) -> dict[str, typing.Any]:
-    """``flatten(cfg)`` without the ``HASH_NEUTRAL_DEFAULTS`` that hold their default; ``cfg`` is
-    the whole ExperimentConfig or one of its sections (a DataConfig's keys are checked as
-    ``data.<key>``). A whole mask-only ExperimentConfig also leaves out ``RECIPE_ONLY_KEYS``."""
+    """What :func:`config_hash` hashes: ``flatten(cfg)`` under the hash names (renamed fields by
+    their old name, :data:`RENAMED_FIELDS`), without the :data:`ADDED_FIELDS` that hold their
+    old-behaviour value; ``cfg`` is the whole ExperimentConfig or one of its sections (a
+    DataConfig's keys are checked as ``data.<key>``). A whole ExperimentConfig also hashes the
+    removed fields that were hashed, at their neutral value; a mask-only one leaves out the
+    recipe's group and :data:`RECIPE_DATA_KEYS`."""
     prefix = next((f"{f.name}." for f in dataclasses.fields(ExperimentConfig)
                    if type(cfg) is _field_types(ExperimentConfig)[f.name]), "")
-    out = {k: v for k, v in flatten(cfg).items()
-           if HASH_NEUTRAL_DEFAULTS.get(prefix + k, _UNSET) != v}
-    if isinstance(cfg, ExperimentConfig) and cfg.recipe.stages == "mask_only":
+    flat = flatten(cfg)
+    whole = isinstance(cfg, ExperimentConfig)
+    if whole and not cfg.recipe.has_stage1:
         # a run on the pseudo set itself (stage 1) is defined by the rig it is rendered with
         keep = ("data.pseudo_rig",) if cfg.data.dataset == "pseudo" else ()
-        out = {k: v for k, v in out.items() if not k.startswith(RECIPE_ONLY_KEYS) or k in keep}
+        flat = {k: v for k, v in flat.items()
+                if not (k.startswith("recipe.") or k in RECIPE_DATA_KEYS) or k in keep}
+    out = {}
+    for key, value in flat.items():
+        name = _HASH_NAME.get(prefix + key, prefix + key)[len(prefix):]
+        if ADDED_FIELDS.get(prefix + name, _UNSET) != value:
+            out[name] = value
+    if whole:
+        out.update({k: r.neutral for k, r in REMOVED_FIELDS.items() if r.hashed})
     return out
 
 
 def config_hash(cfg) -> str:
-    """12 hex digits over every field (``HASH_NEUTRAL_DEFAULTS`` at their default excepted)."""
+    """12 hex digits over :func:`hashed_fields` (every field, under its hash name)."""
     payload = json.dumps(hashed_fields(cfg), sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 

@@ -22,26 +22,19 @@ class LossConfig:
     arm_sigma_factor: float = 0.5    # σ² multiplier for arm bones (authors' code: 1/2)
     delta: bool = True               # Δ torso links in the skeleton mask
     geodesic: bool = True            # G weighting (off = 1 everywhere)
-    skeleton_clip: float = 0.0       # count the skeleton term only where M_skel > this (0 = off)
     symmetry_weight: float = 0.1     # left/right bone-length symmetry
     limb_ratio_weight: float = 0.1   # limb-ratio prior (anthropometric ratios)
     consistency_weight: float = 1.0  # multi-view agreement of world-space predictions (label-free; not in the paper)
     triangulation_weight: float = 1.0  # pull each view's 3D towards the DLT triangulation of all views' 2D (not in the paper)
-    triangulation_cap_mm: float = 0.0  # ignore joints farther than this from their triangulation (0 = no cap)
     coverage_weight: float = 1.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
-    coverage_radius: float = 0.0     # coverage: pixels this close to a bone count as covered (normalised crop units)
     extremity_weight: float = 1.0    # silhouette tips (high G) reached by wrists, ankles, head top (not in the paper)
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
     template_weight: float = 0.2     # articulation prior: residual to the fitted template (T; not in the paper)
     extra_weight: float = 1.0        # weight of the mask-only single-view loss on DataConfig.extra
-    pseudo_weight: float = 1.0       # two-stage recipe, stage 2: pseudo-image supervision (authors: 3.0 beside 0.02 masks)
-    discriminator_weight: float = 0.0  # stage 2: pose discriminator's generator term (UP; loss/discriminator.py)
     physique_supervised: bool = False  # supervised modes: also train ψ on the exact skeleton -> mask pairs (stage 1)
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
-    hidden_arm_gate: bool = False    # skeleton, physique, coverage leave an elbow/wrist inside the torso alone (not in the paper)
-    hidden_arm_margin: float = 0.0   # ... or within this distance of its edges (normalised crop units)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -52,8 +45,7 @@ class LossConfig:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
                   "coverage_weight", "extremity_weight", "template_weight",
-                  "triangulation_weight", "skeleton_clip", "extra_weight", "pseudo_weight",
-                  "triangulation_cap_mm", "discriminator_weight", "hidden_arm_margin", "coverage_radius"):
+                  "triangulation_weight", "extra_weight"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

@@ -6,7 +6,7 @@ Every view's 3D prediction is mapped to world space and projected into every vie
 
 Label-free terms that are not in the paper, each with its own weight in ``LossConfig``:
 coverage (every silhouette pixel near some bone) and extremity (the silhouette's tips near a
-limb end); optionally (``hidden_arm_gate``) arms inside the torso are left alone.
+limb end).
 """
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ import torch.nn.functional as F
 from maskpose_core.geometry import pixels_to_normalized, project_to_pixels_soft, world_to_camera
 from maskpose_core.render.skeleton_mask import pixel_centres
 
-TORSO_QUAD = (11, 14, 1, 4)          # l_shoulder, r_shoulder, r_hip, l_hip: a closed loop
-GATED_ARM_JOINTS = (12, 13, 15, 16)  # elbows and wrists
 
 Tensor = torch.Tensor
 
@@ -52,28 +50,18 @@ def cross_view_points(joints_world_mm: Tensor, K: Tensor, R: Tensor, t_mm: Tenso
     return pixels_to_normalized(uv, image_size), target
 
 
-def weighted_mse(target: Tensor, pred: Tensor, weight: Tensor, valid: Tensor | None = None) -> Tensor:
-    """mean(weight · (target − pred)² [· valid]) over all elements."""
-    err = weight * (target - pred) ** 2
-    if valid is not None:
-        err = err * valid
-    return err.mean()
+def weighted_mse(target: Tensor, pred: Tensor, weight: Tensor) -> Tensor:
+    """mean(weight · (target − pred)²) over all elements."""
+    return (weight * (target - pred) ** 2).mean()
 
 
-def coverage(mask: Tensor, dist2: Tensor, weight: Tensor, eps: float, radius: float = 0.0) -> Tensor:
-    """Coverage of the silhouette by the skeleton: mean(weight · M · sqrt(e² + eps²)),
-    e = max(d − radius, 0).
+def coverage(mask: Tensor, dist2: Tensor, weight: Tensor, eps: float) -> Tensor:
+    """Coverage of the silhouette by the skeleton: mean(weight · M · sqrt(d² + eps²)).
 
     mask, weight (..., R, R); dist2 (..., R, R) squared distance d² of each pixel to the nearest
     bone (normalised crop units²). Unlike the Gaussian skeleton term it does not saturate far
     from the bones, so an uncovered hand pulls its arm out instead of being given up.
-    ``radius`` (normalised crop units) is the body's thickness around its bones: a pixel that
-    close to a bone is covered and pulls nothing, so a wide torso or a thick limb does not drag
-    its bones apart (the term's bias at the truth). 0 gives e = d exactly.
     """
-    if radius > 0:
-        excess = (torch.sqrt(dist2 + 1e-12) - radius).clamp_min(0.0)
-        dist2 = excess * excess
     return (weight * mask * torch.sqrt(dist2 + eps * eps)).mean()
 
 
@@ -111,32 +99,3 @@ def extremity(points_norm: Tensor, tips: Tensor, eps: float) -> Tensor:
     dy = g.view(1, 1, r, 1) - points_norm[..., 1, None, None]                 # (N, E, R, 1)
     d2 = (dx * dx + dy * dy).amin(dim=1)                                      # (N, R, R)
     return (tips * torch.sqrt(d2 + eps * eps)).sum() / tips.sum().clamp_min(1e-6)
-
-
-def hidden_arm_gate(points_norm: Tensor, margin: float = 0.0) -> Tensor:
-    """Detach the elbows and wrists that lie inside the torso of their own render.
-
-    points_norm (..., L, 2), L >= 17 landmarks in normalised crop coordinates, the joints first
-    (``skeleton.JOINT_NAMES`` order). The torso is the quadrilateral l_shoulder → r_shoulder →
-    r_hip → l_hip of the same render; an arm joint strictly inside it (every edge's cross product
-    of one sign; a twisted, self-crossing quadrilateral contains nothing) keeps its value but
-    loses its gradient: a silhouette says nothing about an arm in front of the torso, so the mask
-    terms must not move it. ``margin`` (normalised crop units) also gates the arm joints within
-    that distance of the quadrilateral's edges: seen from the side the torso's quadrilateral is a
-    line, its silhouette a band. Returns (..., L, 2), equal in value to points_norm.
-    """
-    quad = points_norm[..., list(TORSO_QUAD), :]                                   # (..., 4, 2)
-    edge = quad.roll(-1, dims=-2) - quad                                           # (..., 4, 2)
-    arms = points_norm[..., list(GATED_ARM_JOINTS), :]                             # (..., A, 2)
-    rel = arms.unsqueeze(-2) - quad.unsqueeze(-3)                                  # (..., A, 4, 2)
-    cross = edge.unsqueeze(-3)[..., 0] * rel[..., 1] - edge.unsqueeze(-3)[..., 1] * rel[..., 0]
-    inside = (cross > 0).all(-1) | (cross < 0).all(-1)                             # (..., A)
-    if margin > 0:
-        along = ((rel * edge.unsqueeze(-3)).sum(-1) / (edge * edge).sum(-1).clamp_min(1e-12).unsqueeze(-2))
-        foot = quad.unsqueeze(-3) + along.clamp(0.0, 1.0).unsqueeze(-1) * edge.unsqueeze(-3)
-        d2 = ((arms.unsqueeze(-2) - foot) ** 2).sum(-1).amin(-1)                  # (..., A) to the nearest edge
-        inside = inside | (d2 < margin * margin)
-    inside = inside.detach()
-    hidden = torch.zeros(points_norm.shape[:-1], dtype=torch.bool, device=points_norm.device)
-    hidden[..., list(GATED_ARM_JOINTS)] = inside
-    return torch.where(hidden.unsqueeze(-1), points_norm.detach(), points_norm)

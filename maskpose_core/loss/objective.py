@@ -39,8 +39,7 @@ class Renders:
 
     joints_cam_mm (B, C, L, 3) and xy_norm (B, C, L, 2): every view's prediction;
     joints_world_mm (B, C, L, 3); points_norm (B, Cs, Ct, L, 2): source view's prediction in
-    target view (``hidden_arm_gate``: arms inside the torso detached); ends_norm the same, never
-    gated (the extremity term pulls a wrist out of the torso to a raised hand's tip); m_skel (B, Cs, Ct, R, R); mask / geo (B, Cs, Ct, R, R): the target view's mask
+    target view; m_skel (B, Cs, Ct, R, R); mask / geo (B, Cs, Ct, R, R): the target view's mask
     and G; mask_views / geo_views (B, C, R, R); target (Cs, Ct) target-view index per render.
     """
     batch: dict[str, Tensor]
@@ -48,7 +47,6 @@ class Renders:
     xy_norm: Tensor
     joints_world_mm: Tensor
     points_norm: Tensor
-    ends_norm: Tensor
     m_skel: Tensor
     mask: Tensor
     geo: Tensor
@@ -70,19 +68,18 @@ class Renders:
 
 
 def _skeleton(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
-    valid = (r.m_skel.detach() > lc.skeleton_clip).float() if lc.skeleton_clip > 0 else None
-    return mask_loss.weighted_mse(r.mask, r.m_skel, r.geo, valid)
+    return mask_loss.weighted_mse(r.mask, r.m_skel, r.geo)
 
 
 def _coverage(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     l = r.points_norm.shape[-2]
     d2 = obj.renderer.nearest_dist2(r.points_norm.reshape(-1, l, 2)).view_as(r.m_skel)
-    return mask_loss.coverage(r.mask, d2, r.geo, lc.coverage_eps, lc.coverage_radius)
+    return mask_loss.coverage(r.mask, d2, r.geo, lc.coverage_eps)
 
 
 def _extremity(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     tips = mask_loss.tip_weight(r.mask_views, r.geo_views, lc.extremity_threshold)[:, r.target]
-    ends = r.ends_norm[..., list(EXTREMITY_JOINTS), :]                           # (B, Cs, Ct, E, 2)
+    ends = r.points_norm[..., list(EXTREMITY_JOINTS), :]                           # (B, Cs, Ct, E, 2)
     size = lc.render_size
     return mask_loss.extremity(ends.reshape(-1, len(EXTREMITY_JOINTS), 2), tips.reshape(-1, size, size),
                                lc.coverage_eps)
@@ -112,7 +109,7 @@ def _template(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
 def _triangulation(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     b = r.batch
     return structure.triangulation_loss(r.joints, r.xy_norm[:, :, :NUM_JOINTS], b["K"], b["R"], b["t_mm"],
-                                        obj.image_size, cap_mm=lc.triangulation_cap_mm)
+                                        obj.image_size)
 
 
 def _consistency(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
@@ -172,16 +169,13 @@ class MaskObjective(nn.Module):
         joints_world = camera_to_world(joints_cam_mm, R, t)                              # (B, C, L, 3)
         pts, target = mask_loss.cross_view_points(joints_world, K, R, t, self.image_size,
                                                   cross_view=lc.cross_view)             # (B, Cs, Ct, L, 2)
-        ends = pts
-        if lc.hidden_arm_gate:
-            pts = mask_loss.hidden_arm_gate(pts, lc.hidden_arm_margin)
         b, cs, ct, l, _ = pts.shape
         m_skel = self.renderer(pts.reshape(-1, l, 2), sigma2).view(b, cs, ct, lc.render_size, lc.render_size)
         mask_views = mask_loss.downsample(batch["mask"], lc.render_size)                 # (B, C, R, R)
         geo_full = batch["geodesic"] if lc.geodesic else torch.ones_like(batch["mask"])
         geo_views = mask_loss.downsample(geo_full, lc.render_size)
         return Renders(batch=batch, joints_cam_mm=joints_cam_mm, xy_norm=xy_norm, joints_world_mm=joints_world,
-                       points_norm=pts, ends_norm=ends, m_skel=m_skel, mask=mask_views[:, target],
+                       points_norm=pts, m_skel=m_skel, mask=mask_views[:, target],
                        geo=geo_views[:, target], mask_views=mask_views, geo_views=geo_views, target=target,
                        physique=physique, physique_on=physique_on, extras={})
 

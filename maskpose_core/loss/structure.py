@@ -63,15 +63,12 @@ def consistency_loss(joints_world_mm: Tensor, scale_mm: float = 1000.0) -> Tenso
 
 
 def triangulation_loss(joints_cam_mm: Tensor, xy_norm: Tensor, K: Tensor, R: Tensor, t_mm: Tensor,
-                       image_size: int, scale_mm: float = 1000.0, cap_mm: float = 0.0) -> Tensor:
+                       image_size: int, scale_mm: float = 1000.0) -> Tensor:
     """Multi-view self-consistency through triangulation (label-free: cameras only).
 
     The C views' predicted 2D joints are triangulated (DLT, detached) into one world pose;
     each view's root-relative camera-frame prediction is pulled towards it. The 2D that the
-    masks teach in every view thus reaches each view's depth. ``cap_mm`` > 0 truncates the
-    squared distance at cap_mm²: a joint whose views disagree so much that its triangulation
-    lies farther away than that pulls nothing (DLT of inconsistent 2D gives targets metres off,
-    and their squares would dominate the mean).
+    masks teach in every view thus reaches each view's depth.
     joints_cam_mm (B, C, J, 3), xy_norm (B, C, J, 2), K/R (B, C, 3, 3), t_mm (B, C, 3) -> ().
     """
     b, c, j, _ = joints_cam_mm.shape
@@ -83,10 +80,7 @@ def triangulation_loss(joints_cam_mm: Tensor, xy_norm: Tensor, K: Tensor, R: Ten
         target = world_to_camera(world.unsqueeze(1).expand(b, c, j, 3), R, t_mm)         # (B, C, J, 3)
         target = target - target[:, :, ROOT:ROOT + 1]
     rel = joints_cam_mm - joints_cam_mm[:, :, ROOT:ROOT + 1]
-    d2 = (((rel - target) / scale_mm) ** 2).sum(-1)                                      # (B, C, J)
-    if cap_mm > 0:
-        d2 = d2.clamp_max((cap_mm / scale_mm) ** 2)
-    return d2.mean()
+    return (((rel - target) / scale_mm) ** 2).sum(-1).mean()
 
 
 def spread_mm(joints_mm: Tensor) -> Tensor:

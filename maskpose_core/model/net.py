@@ -1,12 +1,16 @@
 """MaskPoseNet: φ + ψ + the objective in one module, so DDP sees one forward.
 
 ``MaskPoseNet(model_cfg, loss_cfg, image_size=S)`` knows its own configs only (the model's
-and the loss's), not the experiment's. ``forward(batch, sigma2=..., physique_on=...)`` takes
-a multi-view batch (B moments × C views, see ``data/packed.py``), predicts every view and
+and the loss's), not the experiment's. ``forward(batch, sigma2=..., physique_on=..., aux=...)``
+takes a multi-view batch (B moments × C views, see ``data/packed.py``), predicts every view and
 hands the predictions to :class:`~maskpose_core.loss.objective.MaskObjective`, which returns
-the loss and its terms. Inference is monocular: ``predict(image, K, root_cam_mm)`` per view.
+the loss and its terms; ``aux`` adds the batches of the auxiliary data streams
+(``train/streams.py``), each by its kind and weight. Inference is monocular:
+``predict(image, K, root_cam_mm)`` per view.
 """
 from __future__ import annotations
+
+from typing import NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -24,18 +28,38 @@ from maskpose_core.model.precision import PRECISIONS
 from maskpose_core.skeleton import ROOT
 
 Tensor = torch.Tensor
+AUX_KINDS = ("mask", "supervised")
+
+
+class AuxBatch(NamedTuple):
+    """One auxiliary data stream's batch in a training step (``train/streams.py``).
+
+    name    its loss is reported as ``loss_<name>``
+    kind    "mask": the label-free mask terms (a batch of single views, C = 1);
+            "supervised": the 3D-label loss (the two-stage recipe's labelled pseudo images;
+            also the pose discriminator's real poses when the network has one)
+    weight  the stream's weight in the loss
+    batch   the batch itself, on the network's device
+    """
+    name: str
+    kind: str
+    weight: float
+    batch: dict[str, Tensor]
 
 
 class MaskPoseNet(nn.Module):
-    def __init__(self, model_cfg: ModelConfig, loss_cfg: LossConfig, *, image_size: int):
+    def __init__(self, model_cfg: ModelConfig, loss_cfg: LossConfig, *, image_size: int,
+                 discriminator_weight: float = 0.0):
         super().__init__()
         self.model_cfg, self.loss_cfg = model_cfg, loss_cfg
         self.image_size = image_size
         self.detector = Detector(model_cfg, image_size)
         self.physique = PhysiqueUNet(model_cfg.physique_width) if model_cfg.physique else None
         self.objective = MaskObjective(loss_cfg, image_size=image_size, num_landmarks=model_cfg.num_landmarks)
-        # stage 2's optional pose discriminator (loss/discriminator.py); absent at weight 0
-        self.discriminator = PoseDiscriminator() if loss_cfg.discriminator_weight > 0 else None
+        # stage 2's optional pose discriminator (recipe.discriminator_weight, loss/discriminator.py);
+        # absent at weight 0
+        self.discriminator_weight = discriminator_weight
+        self.discriminator = PoseDiscriminator() if discriminator_weight > 0 else None
 
     def set_precision(self, precision: str) -> "MaskPoseNet":
         """Run the detector's and ψ's convolutions in ``fp32`` or ``bf16`` (model/precision.py)."""
@@ -90,15 +114,13 @@ class MaskPoseNet(nn.Module):
 
     # ------------------------------------------------------------------ training
     def forward(self, batch: dict[str, Tensor], *, sigma2: float, physique_on: bool,
-                extra: dict[str, Tensor] | None = None,
-                pseudo: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
-        """The training loss of a multi-view batch, plus (``extra``) the mask-only loss of a
-        batch of single views of a second data set, weighted by ``loss.extra_weight``, plus
-        (``pseudo``, the two-stage recipe's stage 2) the supervised loss of a labelled
-        pseudo-image batch, weighted by ``loss.pseudo_weight``. All in one forward, so DDP sees
-        one forward per backward. The pseudo batch goes through φ after the target batch, in
-        its own forward: BatchNorm normalises each with its own batch statistics, and its
-        running statistics (used at evaluation) follow both streams."""
+                aux: Sequence[AuxBatch] = ()) -> dict[str, Tensor]:
+        """The training loss of a multi-view batch, plus each auxiliary stream's loss (``aux``, in
+        order) times its weight: a "mask" stream's label-free terms, a "supervised" stream's
+        3D-label loss (and, with a pose discriminator, its generator term against that stream's
+        real poses). All in one forward, so DDP sees one forward per backward. Each stream goes
+        through φ in its own forward after the target batch: BatchNorm normalises each with its
+        own batch statistics, and its running statistics (used at evaluation) follow every stream."""
         hyps, xy = self.predict_views(batch)
         joints_cam = hyps[0]
         out = {"joints_cam_mm": joints_cam, "xy_norm": xy,
@@ -107,20 +129,22 @@ class MaskPoseNet(nn.Module):
             out.update(self._min_over(hyps, lambda j: self._supervised_terms(batch, j, sigma2)))
         else:
             out.update(self._min_over(hyps, lambda j: self._mask_terms(batch, j, xy, sigma2, physique_on)))
-        if extra is not None:   # fit refuses extra data with the supervised reference
-            e_hyps, e_xy = self.predict_views(extra)
-            e = self._min_over(e_hyps, lambda j: self._mask_terms(extra, j, e_xy, sigma2, physique_on))
-            out["loss_extra"] = e["loss"].detach()
-            out["loss"] = out["loss"] + self.loss_cfg.extra_weight * e["loss"]
-        if pseudo is not None:
-            p_hyps, _ = self.predict_views(pseudo)
-            l_pseudo, _ = min_over_hypotheses([self.objective.supervised_terms(pseudo, j) for j in p_hyps])
-            out["loss_pseudo"] = l_pseudo.detach()
-            out["loss"] = out["loss"] + self.loss_cfg.pseudo_weight * l_pseudo
-            if self.discriminator is not None:   # real poses: the pseudo batch's (other subjects)
-                gen, disc = adversarial_terms(self.discriminator, joints_cam.flatten(0, 1), pseudo["joints_world_mm"])
+        for stream in aux:
+            a_hyps, a_xy = self.predict_views(stream.batch)
+            if stream.kind == "mask":          # fit refuses a mask stream beside the supervised reference
+                a = self._min_over(a_hyps, lambda j: self._mask_terms(stream.batch, j, a_xy, sigma2, physique_on))
+                loss = a["loss"]
+            elif stream.kind == "supervised":
+                loss, _ = min_over_hypotheses([self.objective.supervised_terms(stream.batch, j) for j in a_hyps])
+            else:
+                raise ValueError(f"aux stream {stream.name!r}: kind must be one of {AUX_KINDS}, got {stream.kind!r}")
+            out[f"loss_{stream.name}"] = loss.detach()
+            out["loss"] = out["loss"] + stream.weight * loss
+            if stream.kind == "supervised" and self.discriminator is not None:   # real poses: other subjects
+                gen, disc = adversarial_terms(self.discriminator, joints_cam.flatten(0, 1),
+                                              stream.batch["joints_world_mm"])
                 out.update(loss_gen=gen.detach(), loss_disc=disc.detach())
-                out["loss"] = out["loss"] + self.loss_cfg.discriminator_weight * gen + disc
+                out["loss"] = out["loss"] + self.discriminator_weight * gen + disc
         return out
 
     @staticmethod

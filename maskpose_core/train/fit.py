@@ -1,28 +1,28 @@
 """``fit(cfg, data, hooks=..., resume=...) -> metrics``: the one training loop.
 
 The same function runs as a plain process and in every Ray Train worker; the loop only
-does forward/backward and hands the rest to ``TrainHooks`` (docs/style.md). Seeded and
+does forward/backward (the run's training split plus its auxiliary streams, ``train/streams.py``)
+and hands the rest to ``TrainHooks`` (docs/style.md): evaluation, SPP and the figure are its
+epoch-end steps (``train/epoch_steps.py``). Seeded and
 deterministic on CPU: shuffling uses a generator seeded by (seed, epoch), model init by
 ``cfg.seed``. A non-finite loss raises ``FloatingPointError`` naming the step and terms.
 """
 from __future__ import annotations
 
 import copy
-import itertools
 import time
 
 import torch
 
 from maskpose_core.config import ExperimentConfig, to_dict
 from maskpose_core.data.packed import DataBundle
-from maskpose_core.model.net import MaskPoseNet
+from maskpose_core.model.net import AuxBatch, MaskPoseNet
 from maskpose_core.model.precision import check_precision
 from maskpose_core.train import schedule
-from maskpose_core.train.evaluate import evaluate
+from maskpose_core.train.epoch_steps import DEFAULT_STEPS, EpochEnd
 from maskpose_core.train.hooks import EpochReport, TrainHooks
 from maskpose_core.train.init_prior import apply_init_prior
-from maskpose_core.train.spp_stage import fit_spp_stage
-from maskpose_core.train.visual import val_figure
+from maskpose_core.train.streams import endless_batches, streams
 
 
 def _check_data(cfg: ExperimentConfig, data: DataBundle) -> None:
@@ -36,13 +36,6 @@ def _check_data(cfg: ExperimentConfig, data: DataBundle) -> None:
         raise ValueError("DataConfig.extra is mask-only data; loss.mode='supervised_reference' cannot use it")
     if cfg.loss.mode == "supervised_reference" and not data.train.has_labels:
         raise ValueError(f"loss.mode='supervised_reference' needs 3D labels; {data.name} has none")
-    if cfg.recipe.stages == "two_stage":
-        if data.pseudo is None:
-            raise ValueError("recipe.stages='two_stage' trains beside the pseudo images; load the data with "
-                             "load_data(cfg.data, pseudo=True)")
-        if len(data.pseudo) < cfg.optim.batch_size:
-            raise ValueError(f"the pseudo set has {len(data.pseudo)} moments, fewer than optim.batch_size "
-                             f"{cfg.optim.batch_size} (data.pseudo_frames)")
 
 
 def _loader(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: int):
@@ -55,34 +48,8 @@ def _loader(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: i
     return loader
 
 
-def _pseudo_batches(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: int):
-    """Endless multi-view batches of the labelled pseudo images (stage 2 of the two-stage
-    recipe), reshuffled (seeded) on every pass; None forever outside stage 2."""
-    if cfg.recipe.stages != "two_stage":
-        while True:
-            yield None
-    for rnd in itertools.count():
-        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch * 1_009 + rnd + 11)
-        loader = hooks.wrap_loader(torch.utils.data.DataLoader(data.pseudo, batch_size=cfg.optim.batch_size,
-                                                                shuffle=True, generator=g, drop_last=True))
-        yield from loader
-
-
-def _extra_batches(cfg: ExperimentConfig, data: DataBundle, hooks: TrainHooks, epoch: int):
-    """Endless batches of ``data.extra`` single views (None when there is no extra data set):
-    as many images per batch as a multi-view batch has, reshuffled (seeded) on every pass."""
-    if data.extra is None:
-        while True:
-            yield None
-    size = cfg.optim.batch_size * data.num_views
-    if len(data.extra) < size:
-        raise ValueError(f"DataConfig.extra {cfg.data.extra!r} has {len(data.extra)} single views, fewer "
-                         f"than one batch of {size} (optim.batch_size × {data.num_views} views)")
-    for rnd in itertools.count():
-        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch * 1_009 + rnd + 7)
-        loader = hooks.wrap_loader(torch.utils.data.DataLoader(data.extra, batch_size=size, shuffle=True,
-                                                                generator=g, drop_last=True))
-        yield from loader
+def _to(device: torch.device, batch: dict) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def _steps_per_epoch(cfg: ExperimentConfig, data: DataBundle, world_size: int) -> int:
@@ -119,7 +86,8 @@ def build_model(cfg: ExperimentConfig, data: DataBundle, *, init: dict | None = 
     has no pose discriminator: a stage-2 one starts fresh (seeded) beside the loaded weights; a
     network without ψ leaves out the ``physique.*`` weights of a stage 1 that trained ψ."""
     torch.manual_seed(cfg.seed)
-    net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
+    net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size,
+                      discriminator_weight=cfg.recipe.discriminator_weight)
     if init is None:
         apply_init_prior(net, cfg, data)
     else:
@@ -159,28 +127,25 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
     model = hooks.wrap_model(net)
     steps = _steps_per_epoch(cfg, data, hooks.world_size)
     total = steps * cfg.train.epochs
+    aux_streams = streams(cfg, data)
+    epoch_steps = DEFAULT_STEPS if hooks.epoch_end is None else hooks.epoch_end
     metrics: dict[str, float] = {}
     for epoch in range(start_epoch, cfg.train.epochs):
         if hooks.on_epoch_start is not None:
             hooks.on_epoch_start(epoch)
         t0, sums, seen, done = time.perf_counter(), {}, 0, 0
         model.train()
-        extras = _extra_batches(cfg, data, hooks, epoch)
-        pseudos = _pseudo_batches(cfg, data, hooks, epoch)
+        aux_batches = [endless_batches(s, cfg.seed, epoch, hooks.wrap_loader) for s in aux_streams]
         for batch in _loader(cfg, data, hooks, epoch):
             if done >= steps:
                 break
-            batch = {k: v.to(device, non_blocking=True) for k, v in _label_free(cfg, batch).items()}
-            extra, pseudo = next(extras), next(pseudos)
-            if extra is not None:
-                extra = {k: v.to(device, non_blocking=True) for k, v in extra.items()}
-            if pseudo is not None:
-                pseudo = {k: v.to(device, non_blocking=True) for k, v in pseudo.items()}
+            batch = _to(device, _label_free(cfg, batch))
+            aux = [AuxBatch(s.name, s.kind, s.weight, _to(device, next(it))) for s, it in zip(aux_streams, aux_batches)]
             p = step / total
             for group in opt.param_groups:
                 group["lr"] = cfg.optim.lr * schedule.lr_factor_at(cfg.optim, p)
             out = model(batch, sigma2=schedule.sigma2_at(cfg.loss, p),
-                        physique_on=schedule.physique_on_at(cfg.loss, p), extra=extra, pseudo=pseudo)
+                        physique_on=schedule.physique_on_at(cfg.loss, p), aux=aux)
             _check_finite(step, out)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
@@ -198,22 +163,13 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
         metrics = {f"train/{k}": v / max(done, 1) for k, v in sums.items()}
         metrics.update({"train/sigma2": schedule.sigma2_at(cfg.loss, step / total), "train/lr": opt.param_groups[0]["lr"],
                         "time/epoch_s": dt, "train/samples_per_s": seen * hooks.world_size / dt})
-        val = evaluate(net, data.val, max_samples=0 if is_last else cfg.train.val_samples)
-        metrics.update({f"val/{k}": v for k, v in val.items()})
-        if is_last and data.test is not None:
-            metrics.update({f"test/{k}": v for k, v in evaluate(net, data.test).items()})
-        if is_last and cfg.train.spp_labelled > 0:
-            spp, spp_metrics = fit_spp_stage(net, cfg, data)
-        else:
-            spp, spp_metrics = None, {}
-        metrics.update(spp_metrics)
+        end = EpochEnd(net=net, cfg=cfg, data=data, epoch=epoch, is_last=is_last, rank=hooks.rank, metrics=metrics)
+        for epoch_step in epoch_steps:
+            epoch_step(end)
         # a snapshot: the live tensors keep changing after the report returns
         state = {"config": to_dict(cfg), "model": copy.deepcopy(net.state_dict()),
                  "optimizer": copy.deepcopy(opt.state_dict()),
-                 "epoch": epoch, "step": step, "rng_torch": torch.get_rng_state(),
-                 "spp": spp.state_dict() if spp is not None else None}
-        # every epoch, so a run can be watched in MLflow (figures/val_epochNNN.png); rank 0 only
-        figure = val_figure(net, data.val, cfg) if hooks.rank == 0 else None
+                 "epoch": epoch, "step": step, "rng_torch": torch.get_rng_state(), "spp": end.spp_state}
         if hooks.report is not None:
-            hooks.report(EpochReport(epoch=epoch, metrics=metrics, state=state, figure=figure, is_last=is_last))
+            hooks.report(EpochReport(epoch=epoch, metrics=metrics, state=state, figure=end.figure, is_last=is_last))
     return metrics

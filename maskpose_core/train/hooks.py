@@ -1,5 +1,6 @@
-"""The three points where an orchestrator touches the training loop (docs/style.md: Ray's Train
-examples): wrap the model, wrap the data loader, receive a report each epoch.
+"""The points where a caller touches the training loop (docs/style.md: Ray's Train examples;
+detectron2's hooks): wrap the model, wrap the data loader, choose what happens at the end of
+each epoch (evaluation, SPP, the figure: ``train/epoch_steps.py``), receive a report each epoch.
 
 ``fit(cfg, data, hooks=TrainHooks(...), resume=state)`` is the same function for a plain
 process and for every Ray Train worker; only the hooks differ. The core never imports
@@ -47,6 +48,8 @@ class TrainHooks:
     rank         this worker's rank; only rank 0 draws figures (every rank reports)
     world_size   number of workers (1 for a plain process)
     on_epoch_start  called with the epoch index before it starts (fault injection in tests)
+    epoch_end    the steps run at the end of every epoch, in order (``train/epoch_steps.py``):
+                 None = evaluation, SPP (last epoch) and the figure (rank 0); () = none
     """
     wrap_model: Callable[[torch.nn.Module], torch.nn.Module] = _identity
     wrap_loader: Callable[[torch.utils.data.DataLoader], torch.utils.data.DataLoader] = _identity
@@ -54,4 +57,5 @@ class TrainHooks:
     rank: int = 0
     world_size: int = 1
     on_epoch_start: Callable[[int], None] | None = None
+    epoch_end: tuple[Callable[[Any], None], ...] | None = None
     extra: dict = field(default_factory=dict)
