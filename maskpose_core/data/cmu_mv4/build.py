@@ -8,7 +8,9 @@ any worker count), and writes the splits with ``write_packed`` (atomic: a failed
 leaves no folder). Large builds accumulate into memory-mapped scratch files next to the
 output, removed afterwards whatever happens. Concurrent calls for the same folder (e.g.
 several training workers) are serialised by a lock file ``<root>/.<name>.lock``: one
-builds, the others then find the finished folder.
+builds, the others then find the finished folder. The poses file and the frame selection are
+checked before the root is created or the lock taken, so a refused build leaves nothing behind
+(``file_lock`` removes its file when released).
 
 Workers are forked where the platform allows it (they only run numpy/scipy code), so a
 calling script needs no ``if __name__ == "__main__"`` guard.
@@ -164,17 +166,20 @@ def build_cmu_mv4(data_cfg: DataConfig, *, root: Path, workers: int | None = Non
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"build_cmu_mv4: workers must be >= 1 (or None = all cores), got {workers}")
+    t0 = time.perf_counter()
+    src = load_poses(gen)                    # bad input is refused before anything is created
+    frames = select_frames(gen, src)
+    load_seconds = time.perf_counter() - t0
     root.mkdir(parents=True, exist_ok=True)
     with file_lock(root / f".{folder.name}.lock"):
         if not _complete(folder, gen):       # another process may have built it meanwhile
-            _build(gen, folder, workers, progress)
+            _build(gen, folder, src, frames, workers, progress, load_seconds)
     return folder
 
 
-def _build(gen: GeneratorConfig, folder: Path, workers: int, progress: bool) -> None:
-    t0 = time.perf_counter()
-    src = load_poses(gen)
-    frames = select_frames(gen, src)
+def _build(gen: GeneratorConfig, folder: Path, src: PoseSource, frames: dict[str, np.ndarray],
+           workers: int, progress: bool, load_seconds: float) -> None:
+    t0 = time.perf_counter() - load_seconds   # build_seconds counts reading the poses, not waiting
     total = sum(len(v) for v in frames.values())
     scratch = None
     if _bytes_needed(gen, total) > IN_MEMORY_LIMIT_BYTES:

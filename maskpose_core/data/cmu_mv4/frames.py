@@ -14,6 +14,7 @@ group with a seeded random phase. ``split_all`` puts every frame in one split ``
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from maskpose_core.data.cmu_mv4.config import EMBEDDED_POSES, SALSA_SUBJECTS, Ge
 from maskpose_core.skeleton import NUM_JOINTS
 
 SPLIT_SEED_TAG = 5133  # separates the frame-sampling stream from the per-moment render streams
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # an .npz is a zip archive (local header / empty archive)
+NPY_MAGIC = b"\x93NUMPY"                       # a single array written by np.save
+PICKLE_PROTOCOL_2_PLUS = b"\x80"               # first byte of a pickle of protocol >= 2
+SNIFF_BYTES = 64                               # enough of the file to tell what it is
 
 
 @dataclass(frozen=True)
@@ -39,23 +44,54 @@ class PoseSource:
 def _field(path: Path, data, key: str, n: int, default):
     if key not in data.files:
         return np.full(n, default)
-    arr = np.asarray(data[key])
+    arr = _read(path, data, key)
     if arr.shape != (n,):
         raise ValueError(f"{path}: field {key!r} must have shape ({n},), got {arr.shape}")
     return arr
 
 
+def describe_non_npz(path: Path) -> str | None:
+    """What the file at ``path`` is when it is not an .npz archive (None when it is one)."""
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    if head.startswith(ZIP_MAGIC):
+        return None
+    if not head:
+        return "an empty file"
+    if head.startswith(NPY_MAGIC):
+        return "a single .npy array (np.save; write poses files with np.savez(path, poses=...))"
+    if head.startswith(PICKLE_PROTOCOL_2_PLUS):
+        return "a Python pickle"
+    try:
+        lines = head.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return f"binary data beginning {head[:8]!r}"
+    return f"a text file (first line {(lines[0] if lines else '')[:40]!r})"
+
+
+def _read(path: Path, data, key: str) -> np.ndarray:
+    try:
+        return np.asarray(data[key])
+    except ValueError as err:                # an object array needs pickle, which is refused
+        raise ValueError(f"{path}: field {key!r} holds Python objects (a pickled object array), "
+                         f"not numbers or strings; save it with a numeric or string dtype") from err
+
+
 def load_poses(gen: GeneratorConfig) -> PoseSource:
     """Load and validate the config's poses file; ValueError naming the file and the field."""
     path = Path(gen.poses) if gen.poses else EMBEDDED_POSES
+    what = describe_non_npz(path)
+    if what is not None:
+        raise ValueError(f"{path}: {what}, not an .npz poses file (a zip of .npy arrays, np.savez)")
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable .npz poses file ({err})") from err
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path}: a damaged .npz archive ({type(err).__name__}: {err})") from err
     with data:
         if "poses" not in data.files:
-            raise ValueError(f"{path}: missing field 'poses' (float [N, {NUM_JOINTS}, 3] world mm)")
-        poses = np.asarray(data["poses"])
+            raise ValueError(f"{path}: missing field 'poses' (float [N, {NUM_JOINTS}, 3] world mm); "
+                             f"it has {sorted(data.files)}")
+        poses = _read(path, data, "poses")
         if poses.ndim != 3 or poses.shape[1:] != (NUM_JOINTS, 3) or poses.shape[0] == 0:
             raise ValueError(f"{path}: field 'poses' must have shape [N, {NUM_JOINTS}, 3] with N >= 1, "
                              f"got {poses.shape}")
