@@ -22,18 +22,22 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from maskpose_core.config import ExperimentConfig, flatten, to_dict
 from orchestration import tracking
 from orchestration.runtime import (ResourcePlan, check_storage_path, ensure_ray, job_placement_groups,
                                    plan_resources, release_placement_groups)
-from orchestration.stage1 import ensure_stage1, run_pseudo_only
 from orchestration.worker import STATE_FILE, WorkerSpec, ray_train_loop
+
+if TYPE_CHECKING:
+    from maskpose_core.train.recipe import Stage
 
 log = logging.getLogger(__name__)
 
 RUN_RECORD = "maskpose_run.json"     # in a run's storage folder: its MLflow run id
 PLAIN_CHECKPOINT = Path("plain") / STATE_FILE  # the plain-process checkpoint, replaced each epoch
+STAGE1_EXPERIMENT = "stage1"      # every study's stage-1 runs, shared
 PROGRESS_KEYS = ("train/loss", "val/mask_iou", "val/mpjpe_mm", "train/samples_per_s", "time/epoch_s")
 
 
@@ -92,7 +96,8 @@ def check_model(cfg: ExperimentConfig) -> None:
 
     with torch.device("meta"), warnings.catch_warnings():
         warnings.simplefilter("ignore")     # loading model.weights into meta tensors is a no-op
-        MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
+        MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size,
+                    discriminator_weight=cfg.recipe.discriminator_weight)
 
 
 def preflight(cfg: ExperimentConfig, opts: LaunchOptions, *, cluster: dict | None = None,
@@ -109,7 +114,7 @@ def preflight(cfg: ExperimentConfig, opts: LaunchOptions, *, cluster: dict | Non
         raise ValueError("train.device=cuda with Ray Train needs --gpus-per-worker > 0")
     check_model(cfg)
     check_roots(cfg.data, root=Path(opts.data_root) if opts.data_root else None)
-    if cfg.recipe.uses_pseudo:             # the pseudo set's poses file, before anything is built
+    if cfg.recipe.has_stage1:              # the pseudo set's poses file, before anything is built
         check_pseudo_source(cfg.data)
     storage = check_storage_path(opts.storage_path)
     uri = tracking.resolve_tracking_uri(opts.tracking_uri)
@@ -126,7 +131,7 @@ def run_params(cfg: ExperimentConfig) -> dict:
     """The flattened config; a two-stage run adds its stage-1 (pseudo-image) data set under
     ``stage1.data.*``, the same keys in every row of the recipe."""
     params = flatten(cfg)
-    if cfg.recipe.uses_pseudo:
+    if cfg.recipe.has_stage1:
         from maskpose_core.data.registry import pseudo_data_config
         params.update({f"stage1.data.{k}": v for k, v in flatten(pseudo_data_config(cfg.data)).items()})
     return params
@@ -257,28 +262,55 @@ def fit_ray(spec: WorkerSpec, plan: ResourcePlan, *, name: str, storage: Path, m
 def run_training(cfg: ExperimentConfig, opts: LaunchOptions, *, callbacks: list | None = None,
                  cluster: dict | None = None, driver_cpus: float = 0.0,
                  release_leaks: bool = True) -> TrainOutcome:
-    """Run one training (see the module docstring); raises before any work on bad input."""
-    from maskpose_core.data.registry import load_data
+    """Run one training (see the module docstring); raises before any work on bad input. A
+    two-stage or pseudo-only config runs its stages (``maskpose_core/train/recipe.py``): stage 1
+    as its own tracked run in experiment ``stage1``, stored in ``<storage>/stages`` and shared by
+    every row with the same stage key; the outcome is the final stage's."""
+    from maskpose_core.train.recipe import CheckpointStore, run_stages
 
     storage, uri, plan = preflight(cfg, opts, cluster=cluster, driver_cpus=driver_cpus)
-    stage1 = None
-    if cfg.recipe.uses_pseudo:             # the two-stage recipe: stage 1 first (cached, tracked)
-        stage1 = ensure_stage1(cfg, opts, storage=storage,
-                               train=lambda c, o: run_training(c, o, cluster=cluster, driver_cpus=driver_cpus))
-    data = load_data(cfg.data, root=opts.data_root or None, progress=False,
-                     pseudo=cfg.recipe.stages == "two_stage")
+
+    def run_one(stage: Stage, init: Path | None) -> TrainOutcome:
+        return run_stage(stage, init, opts, storage=storage, uri=uri, plan=plan, callbacks=callbacks,
+                         release_leaks=release_leaks)
+    return run_stages(cfg, run_one, CheckpointStore(stage_store(storage)))
+
+
+def stage_store(storage: Path) -> Path:
+    """The folder of the shared stages' checkpoints (stage 1) under a storage folder."""
+    from maskpose_core.train.recipe import STORE_DIR
+    return Path(storage) / STORE_DIR
+
+
+def run_stage(stage: Stage, init: Path | None, opts: LaunchOptions, *, storage: Path, uri: str,
+              plan: ResourcePlan | None, callbacks: list | None = None, release_leaks: bool = True) -> TrainOutcome:
+    """One stage as one tracked run: a shared stage (stage 1) in experiment ``stage1``, tagged
+    ``stage=1``; a stage that starts from another is tagged with that checkpoint
+    (``stage1_checkpoint``); an evaluation-only stage logs its metrics without a training step."""
+    from maskpose_core.data.registry import load_data
+
+    cfg = stage.cfg
+    if stage.shared:
+        opts = dataclasses.replace(opts, study=STAGE1_EXPERIMENT, variant=stage.name, parent_run_id=None,
+                                   extra_tags={"stage": "1"})
+    data = load_data(cfg.data, root=opts.data_root or None, progress=False, pseudo=cfg.recipe.trains_beside_pseudo)
     _, folder = run_names(cfg, opts)
     run_dir = storage / folder
-    extra = {"stage1_checkpoint": str(stage1)} if stage1 is not None else {}
+    extra = {"stage1_checkpoint": str(init)} if init is not None else {}
     experiment_id, run_id, _ = open_run(cfg, dataclasses.replace(opts, extra_tags={**opts.extra_tags, **extra}),
                                         uri=uri, run_dir=run_dir, dataset_hash=dataset_hash(data))
     tracking.log_datasets(uri, run_id, dataset_refs(cfg.data.dataset, cfg.profile, data))
     spec = WorkerSpec(flat_config=flatten(cfg), tracking_uri=uri, run_id=run_id,
                       data_root=str(Path(data.folder).parent), run_dir=str(run_dir),
-                      system_metrics=opts.system_metrics, init_checkpoint=str(stage1) if stage1 else "")
+                      system_metrics=opts.system_metrics, init_checkpoint=str(init) if init else "")
     try:
-        if cfg.recipe.stages == "pseudo_only":
-            metrics, checkpoint = run_pseudo_only(cfg, data, stage1), None
+        if not stage.trains:
+            from maskpose_core.train.checkpoint import load_checkpoint
+            from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
+            from maskpose_core.train.recipe import check_start
+            state = load_checkpoint(init)
+            check_start(stage, state, where=str(init))
+            metrics, checkpoint = evaluate_checkpoint(state, data, cfg=cfg), None
             tracking.log_metrics_once(uri, run_id, {0: metrics})
             tracking.write_json_artifact(uri, run_id, metrics, "final_metrics.json")
         elif plan is None:

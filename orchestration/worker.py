@@ -174,7 +174,7 @@ def ray_train_loop(loop_config: dict[str, Any]) -> None:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     data = load_data(cfg.data, root=spec.data_root or None, progress=False,
-                     pseudo=cfg.recipe.stages == "two_stage")
+                     pseudo=cfg.recipe.trains_beside_pseudo)
     resume = _restored_state()
     init = load_checkpoint(spec.init_checkpoint) if spec.init_checkpoint and resume is None else None
     logger = tracking.EpochLogger(spec.tracking_uri, spec.run_id,

@@ -25,14 +25,18 @@ from studies.definitions import (BASELINE, MPJPE, MPJPE_FLIP, QUICK_BUDGET, RECI
 from studies.runner.cli import main_with_section
 from studies.runner.plan import Metric, Row, Study
 
-ROWS = recipe_rows()[:3] + (
+_RECIPE = {row.name: row for row in recipe_rows()}
+PSEUDO, OFF, FULL, TARGET_REF = ("pseudo only (stage 1)", "stage 2, masks off", "stage 2, Full",
+                                 "target REFERENCE (3D labels)")
+STAGE2_TABLE3 = ("stage 2, wo G", "stage 2, wo ψ,G", "stage 2, wo ψ,G,Δ")
+ROWS = tuple(_RECIPE[name] for name in (PSEUDO, OFF, FULL)) + (
     Row(name="stage 2, paper's mask terms only (λs, λp)", group=RECIPE, seeds=1,
         overrides={**TWO_STAGE, "loss.coverage_weight": 0.0, "loss.extremity_weight": 0.0},
         note="do no harm, per term set: the skeleton and physique masks without our coverage and extremity terms"),
     Row(name="stage 2, our mask terms only (coverage, extremity)", group=RECIPE, seeds=1,
         overrides={**TWO_STAGE, "loss.lambda_s": 0.0, "loss.lambda_p": 0.0},
         note="do no harm, per term set: coverage and extremity without the skeleton and physique masks"),
-) + recipe_rows()[3:6] + (
+) + tuple(_RECIPE[name] for name in STAGE2_TABLE3) + (
     Row(name="stage 2, Full, triangulated root", group=RECIPE, seeds=1,
         overrides={**TWO_STAGE, "model.root": "triangulated"},
         note="the root depth and crop centre of stage 2 triangulated from the predicted 2D roots"),
@@ -41,7 +45,7 @@ ROWS = recipe_rows()[:3] + (
         note="the authors' 3 depths per joint at the top peaks of p(z), losses take the minimum per batch; "
              "its own stage 1"),
     Row(name="stage 2, Full + pose discriminator (UP)", group=RECIPE, seeds=3,
-        overrides={**TWO_STAGE, "loss.discriminator_weight": 0.1},
+        overrides={**TWO_STAGE, "recipe.discriminator_weight": 0.1},
         note="an LSGAN pose discriminator against the pseudo batch's 3D poses (other subjects: UP), "
              "generator term 0.1; shares stage 1; 3 seeds: on seed 0 it was the one row that improved "
              "P-MPJPE over masks off (docs/method-notes.md)"),
@@ -49,7 +53,7 @@ ROWS = recipe_rows()[:3] + (
         overrides={**TWO_STAGE, "model.input": "image*mask"},
         note="the authors' input (background blacked out by the mask) instead of image + mask channels; "
              "its own stage 1"),
-) + recipe_rows()[6:] + (BASELINE,) + tuple(r for r in table3_rows(seeds=1) if r.name in ("Full", "Full, no template"))
+) + (_RECIPE[TARGET_REF], BASELINE) + tuple(r for r in table3_rows(seeds=1) if r.name in ("Full", "Full, no template"))
 
 STUDY = Study(
     name="recipe",
@@ -66,8 +70,6 @@ STUDY = Study(
            "the template T)."),
 )
 
-PSEUDO, OFF, FULL, TARGET_REF = (recipe_rows()[0].name, recipe_rows()[1].name, recipe_rows()[2].name,
-                                 recipe_rows()[6].name)
 SHARE_BAR, STD_BAR = 0.30, 3.0      # issue 13: masks close >= 30 % of the gap, by >= 3 × the larger seed std
 
 

@@ -2,7 +2,7 @@
 
     python tools/bn_probe.py [--batches 40] [--profile quick] [key=value ...]
 
-Loads the cached stage-1 checkpoint of the given recipe config (quick studies budget) and
+Loads (or trains and stores) the stage-1 checkpoint of the given recipe config (quick studies budget) and
 evaluates it on the target's val split three ways, with no weight changed:
 ``stage 1`` (running statistics of the pseudo set, as trained), ``target stats`` (running
 statistics re-estimated on target training images: AdaBN) and ``mixed stats`` (re-estimated on
@@ -22,7 +22,8 @@ from maskpose_core.config import apply_overrides, parse_overrides, profile_confi
 from maskpose_core.data.registry import load_data
 from maskpose_core.train.fit import build_model
 from maskpose_core.train.evaluate import evaluate
-from maskpose_core.train.two_stage import ensure_stage1
+from maskpose_core.train.checkpoint import load_checkpoint
+from maskpose_core.train.recipe import STORE_DIR, CheckpointStore, fit_stage, stages
 
 STUDY_BUDGET = {"train.epochs": 3, "train.steps_per_epoch": 80, "train.val_samples": 200}
 RECIPE = {"recipe.stages": "two_stage", "model.init_prior": "none", "loss.template_weight": 0.0}
@@ -52,14 +53,16 @@ def main(argv: list[str]) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--profile", default="quick", choices=("smoke", "quick"))
-    ap.add_argument("--cache", default="checkpoints/stage1-cache", help="the stage-1 cache folder")
+    ap.add_argument("--store", default=f"checkpoints/{STORE_DIR}", help="the stage store (the studies' default)")
     ap.add_argument("--data-root", default=None, help="built data (default $MASKPOSE_DATA or <project>/data)")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args(argv)
     budget = STUDY_BUDGET if args.profile == "quick" else {}
     cfg = apply_overrides(profile_config(args.profile), {**budget, **RECIPE, **parse_overrides(args.overrides)})
     root = Path(args.data_root) if args.data_root else None
-    state, path = ensure_stage1(cfg, Path(args.cache), root=root)
+    stage1 = stages(cfg)[0]
+    path = CheckpointStore(args.store).ensure(stage1, lambda: fit_stage(stage1, None, root=root))
+    state = load_checkpoint(path)
     data = load_data(cfg.data, root=root, progress=False, pseudo=True)
     g = lambda: torch.Generator().manual_seed(0)                                          # noqa: E731
     target = torch.utils.data.DataLoader(data.train, batch_size=cfg.optim.batch_size, shuffle=True, generator=g())

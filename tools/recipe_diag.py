@@ -2,8 +2,8 @@
 
     python tools/recipe_diag.py NAME [key=value ...]      # appends a JSON line to recipe_diag.jsonl
 
-Mask-only configs run ``fit``; ``recipe.stages=two_stage|pseudo_only`` run the two-stage
-recipe with stage 1 cached in ``checkpoints/stage1-cache``. Only ``val/…`` metrics are printed:
+Every config runs its recipe's stages (``maskpose_core/train/recipe.py``), stage 1 stored in
+``checkpoints/stages`` (the studies' store). Only ``val/…`` metrics are printed:
 this tool is for choices, which are made on val (reported numbers come from the studies, on test).
 """
 from __future__ import annotations
@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 
 from maskpose_core.config import apply_overrides, parse_overrides, profile_config
-from maskpose_core.data.registry import load_data
-from maskpose_core.train.fit import fit
-from maskpose_core.train.two_stage import fit_two_stage
+from maskpose_core.train.recipe import STORE_DIR, fit_recipe
 
 STUDY_BUDGET = {"train.epochs": 3, "train.steps_per_epoch": 80, "train.val_samples": 200}
 SHOWN = ("mpjpe_mm", "mpjpe_flip_mm", "p_mpjpe_mm", "err2d_flip_pct", "mask_iou", "oracle_mpjpe_mm")
@@ -31,10 +29,7 @@ def main(argv: list[str]) -> int:
     name, over = argv[0], parse_overrides(argv[1:])
     cfg = apply_overrides(profile_config("quick"), {**STUDY_BUDGET, **over})
     t0 = time.perf_counter()
-    if cfg.recipe.stages == "mask_only":
-        metrics = fit(cfg, load_data(cfg.data, progress=False))
-    else:
-        metrics = fit_two_stage(cfg, cache=Path("checkpoints/stage1-cache"))
+    metrics = fit_recipe(cfg, store=Path("checkpoints") / STORE_DIR)
     line = {"name": name, "over": over, "hash": cfg.hash, "minutes": round((time.perf_counter() - t0) / 60, 1),
             "val": {k: round(metrics[f"val/{k}"], 2) for k in SHOWN if f"val/{k}" in metrics}}
     print(json.dumps(line), flush=True)

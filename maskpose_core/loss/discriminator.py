@@ -1,4 +1,4 @@
-"""An optional pose discriminator for stage 2 of the two-stage recipe (``loss.discriminator_weight``).
+"""An optional pose discriminator for stage 2 of the two-stage recipe (``recipe.discriminator_weight``).
 
 The authors' stage 2 (``config/HM36_Multi_SurS2.yaml``, ``modules/model.py``) adds a GCN pose
 discriminator at weight 0.5 against the SMPL poses of their pseudo images. What their code

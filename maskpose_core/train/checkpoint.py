@@ -90,7 +90,8 @@ def model_from_checkpoint(state: dict, *, expect: ExperimentConfig | None = None
         mine, theirs = config_hash(expect.model), config_hash(cfg.model)
         if mine != theirs:
             raise ValueError(f"checkpoint was trained with model config {theirs}, expected {mine}")
-    net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size)
+    net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size,
+                      discriminator_weight=cfg.recipe.discriminator_weight)
     net.load_state_dict(state["model"])
     net.set_precision(cfg.train.precision)       # evaluated as it was trained
     net.eval()

@@ -79,11 +79,12 @@ def _status_line(p: Planned, picked, found: dict[str, str]) -> str:
 
 
 def _stage1_cached(storage: str):
-    """Whether a config's stage-1 checkpoint is already in ``<storage>/stage1-cache`` (creates nothing)."""
+    """Whether a config's stage 1 is already in the stage store under ``storage`` (creates nothing)."""
+    from maskpose_core.train.recipe import CheckpointStore, stages
     from orchestration.runtime import default_storage_path
-    from orchestration.stage1 import cache_path
-    folder = Path(storage or default_storage_path()).expanduser().resolve()
-    return lambda cfg: cache_path(cfg, folder).is_file()
+    from orchestration.train import stage_store
+    store = CheckpointStore(stage_store(Path(storage or default_storage_path()).expanduser().resolve()))
+    return lambda cfg: store.has(stages(cfg)[0])
 
 
 def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str], frame, budget_h: float,

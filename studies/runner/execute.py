@@ -149,46 +149,25 @@ def _finish(uri: str, run_id: str, metrics: dict[str, float]) -> None:
 def evaluate_run(study: Study, p: Planned, train_run_id: str, opts: ExecOptions) -> str:
     """Evaluate the final checkpoint of ``train_run_id`` on ``p.eval_data``: its own run."""
     from maskpose_core.data.registry import load_data
-    from maskpose_core.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from maskpose_core.train.checkpoint import load_checkpoint
+    from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
 
     uri = opts.tracking_uri
     with tempfile.TemporaryDirectory() as tmp:
         local = tracking.client(uri).download_artifacts(train_run_id, CHECKPOINT_ARTIFACT, tmp)
         state = load_checkpoint(local)
-    net, cfg = model_from_checkpoint(state)
     bundle = load_data(p.eval_data, root=opts.data_root or None, progress=False)
     params = {"source_run_id": train_run_id, "source_config_hash": p.train_hash}
     run_id = _open_run(study, p, uri, kind="eval", dataset=p.eval_data.dataset, params=params,
                        extra={"source_run_id": train_run_id, "source_config_hash": p.train_hash}, data=bundle)
     tracking.log_datasets(uri, run_id, dataset_refs(p.eval_data.dataset, p.cfg.profile, bundle, trained_on=False))
     try:
-        metrics = checkpoint_metrics(net, cfg, state, bundle.val)
-        if bundle.test is not None:      # the split reported numbers come from
-            metrics.update(checkpoint_metrics(net, cfg, state, bundle.test, prefix="test"))
+        metrics = evaluate_checkpoint(state, bundle)     # val/…, test/… (the reported split), *_spp/…
     except BaseException:
         tracking.end_run(uri, run_id, "FAILED")
         raise
     _finish(uri, run_id, metrics)
     return run_id
-
-
-def checkpoint_metrics(net, cfg, state: dict, split, prefix: str = "val") -> dict[str, float]:
-    """``<prefix>/…`` metrics of a checkpoint on a split, and ``<prefix>_spp/…`` when it holds an
-    SPP mapping θ (rebuilt from the core's ``SPPMapping`` with its default sizes)."""
-    from maskpose_core.model.spp import SPPMapping
-    from maskpose_core.skeleton import NUM_JOINTS
-    from maskpose_core.train.evaluate import metrics_from_predictions, predict_split
-    from maskpose_core.train.spp_stage import apply_mapping
-
-    pred = predict_split(net, split)
-    out = {f"{prefix}/{k}": v for k, v in metrics_from_predictions(pred, has_labels=split.has_labels).items()}
-    if state.get("spp") is not None:
-        mapping = SPPMapping(num_landmarks=cfg.model.num_landmarks, num_joints=NUM_JOINTS)
-        mapping.load_state_dict(state["spp"])
-        mapping.eval()
-        spp = metrics_from_predictions(apply_mapping(mapping, pred), has_labels=split.has_labels)
-        out.update({f"{prefix}_spp/{k}": v for k, v in spp.items()})
-    return out
 
 
 def baseline_run(study: Study, p: Planned, opts: ExecOptions) -> str:

@@ -96,9 +96,9 @@ def estimate_run_s(frame, cfg: ExperimentConfig) -> tuple[float | None, str]:
             secs = [(e - s).total_seconds() for s, e in zip(same["start_time"], same["end_time"])]
             return statistics.median(secs), f"median of {len(secs)} finished {cfg.profile} runs of this size here"
     if cfg.profile in STEP_S:
-        if cfg.recipe.stages == "pseudo_only":
+        if cfg.recipe.evaluates_only:
             return FIXED_S[cfg.profile], f"evaluation only, {FIXED_S[cfg.profile]:.0f} s (2-core fallback)"
-        kind = STAGE2_STEP_FACTOR if cfg.recipe.stages == "two_stage" else \
+        kind = STAGE2_STEP_FACTOR if cfg.recipe.trains_beside_pseudo else \
             SUPERVISED_STEP_FACTOR[cfg.loss.physique_supervised] if cfg.loss.mode == "supervised_reference" else 1.0
         step = STEP_S[cfg.profile] * kind * (BF16_STEP_FACTOR if cfg.train.precision == "bf16" else 1.0)
         return FIXED_S[cfg.profile] + step * _steps(cfg), \
@@ -110,12 +110,12 @@ def estimate_plan_s(frame, cfgs: list[ExperimentConfig], *, stage1_done=lambda c
     """Seconds to train every config of ``cfgs`` here: each run's own estimate
     (:func:`estimate_run_s`), plus each distinct stage 1 of the recipe rows once unless
     ``stage1_done(cfg)`` (its checkpoint is cached). None when one of them has no estimate."""
-    from maskpose_core.train.two_stage import stage1_config
+    from maskpose_core.train.recipe import stages
     total, sources, stage1 = 0.0, {}, {}
     for cfg in cfgs:
-        if cfg.recipe.uses_pseudo and not stage1_done(cfg):
-            s1 = stage1_config(cfg)
-            stage1.setdefault(s1.hash, s1)
+        if cfg.recipe.has_stage1 and not stage1_done(cfg):
+            s1 = stages(cfg)[0]
+            stage1.setdefault(s1.key, s1.cfg)
     for cfg in [*cfgs, *stage1.values()]:
         secs, source = estimate_run_s(frame, cfg)
         if secs is None:

@@ -1,10 +1,9 @@
-import sys
-from pathlib import Path
-
+"""The core tests' shared fixture. pytest puts this folder on ``sys.path`` before importing this
+file (its default ``prepend`` import mode: ``tests/core`` is not a package), so ``tiny_data``
+imports as a module of its own, with no path set-up here."""
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_data import build_tiny  # noqa: E402
+from tiny_data import build_tiny
 
 
 @pytest.fixture(scope="session")

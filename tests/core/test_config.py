@@ -127,7 +127,7 @@ def test_pseudo_rig_is_a_recipe_key_checked_against_the_rig_table():
     assert ring.hash == base.hash                                   # a mask-only run never reads it
     two = apply_overrides(base, {"recipe.stages": "two_stage"})
     assert apply_overrides(two, {"data.pseudo_rig": "ring"}).hash != two.hash
-    from maskpose_core.train.two_stage import stage1_config       # the stage-1 cache follows the rig
+    from maskpose_core.train.recipe import stage1_config          # stage 1 follows the rig
     assert stage1_config(apply_overrides(two, {"data.pseudo_rig": "ring"})).hash != stage1_config(two).hash
     assert generator_config(pseudo_data_config(base.data)).rig == "overhead"
     assert generator_config(pseudo_data_config(ring.data)).rig == "ring"

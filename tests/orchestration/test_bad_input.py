@@ -129,7 +129,8 @@ def _nothing_created(tmp_path, store) -> bool:
     (["recipe.stages=two_stage", "data.pseudo_rig=roof"],
      "DataConfig.pseudo_rig must be one of ['3dhp', 'h36m', 'overhead', 'ring'], got 'roof'"),
     (["model.depth_hypotheses=0"], "ModelConfig.depth_hypotheses (K) must be in 1..heatmap_depth"),
-    (["loss.discriminator_weight=0.5"], "loss.discriminator_weight > 0 needs recipe.stages='two_stage'"),
+    (["recipe.discriminator_weight=0.5"], "recipe.discriminator_weight > 0 needs recipe.stages='two_stage'"),
+    (["loss.hidden_arm_gate=true"], "config key 'loss.hidden_arm_gate' was removed from maskpose: changed nothing on val (docs/method-notes.md §7)"),
     (["train.compile=maybe"], "train.compile: expected a boolean, got 'maybe'"),
 ])
 def test_cli_non_finite_config_value_is_refused_by_key(capsys, tmp_path, tracking_uri, overrides, key):

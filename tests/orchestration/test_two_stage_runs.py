@@ -1,10 +1,11 @@
 """The two-stage recipe through the tracked runs: stage 1 trained once as its own run and
-cached, reused by the next row (log line), a pseudo-only row evaluated on target test."""
+stored, reused by the next row (log line), a pseudo-only row evaluated on target test."""
 import logging
 
 from orchestration import tracking
-from orchestration.stage1 import STAGE1_EXPERIMENT, cache_path
-from orchestration.train import LaunchOptions, run_training
+from orchestration.train import STAGE1_EXPERIMENT, LaunchOptions, run_training, stage_store
+
+from maskpose_core.train.recipe import CheckpointStore, stages
 
 from maskpose_core.config import apply_overrides, profile_config
 
@@ -17,12 +18,13 @@ def test_stage1_is_one_cached_run_shared_by_the_recipe_rows(smoke_data_root, tmp
     opts = LaunchOptions(study="recipe", storage_path=str(tmp_path / "store"), tracking_uri=tracking_uri,
                          data_root=str(smoke_data_root), system_metrics=False)
     full = run_training(apply_overrides(base, {"recipe.stages": "two_stage"}), opts)
-    cached = cache_path(full_cfg := apply_overrides(base, {"recipe.stages": "two_stage"}), tmp_path / "store")
+    full_cfg = apply_overrides(base, {"recipe.stages": "two_stage"})
+    cached = CheckpointStore(stage_store(tmp_path / "store")).path(stages(full_cfg)[0])
     assert cached.is_file()
-    with caplog.at_level(logging.INFO, logger="orchestration.stage1"):
+    with caplog.at_level(logging.INFO, logger="maskpose_core.train.recipe"):
         only = run_training(apply_overrides(base, {"recipe.stages": "pseudo_only"}), opts)
         off = run_training(apply_overrides(full_cfg, {"loss.lambda_s": 0.0, "loss.lambda_p": 0.0}), opts)
-    assert caplog.text.count(f"stage 1: reusing {cached}") == 2
+    assert caplog.text.count(f"stage1: reusing {cached}") == 2
     client = tracking.client(tracking_uri)
     stage1_runs = client.search_runs([client.get_experiment_by_name(STAGE1_EXPERIMENT).experiment_id])
     assert len(stage1_runs) == 1 and stage1_runs[0].info.status == "FINISHED"

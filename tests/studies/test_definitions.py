@@ -93,7 +93,7 @@ def test_the_recipe_study_reads_test_and_its_stage2_rows_share_stage1():
     from pathlib import Path
 
     from maskpose_core.config import apply_overrides, profile_config
-    from maskpose_core.train.two_stage import stage1_config
+    from maskpose_core.train.recipe import stage_key, stage1_config
 
     spec = importlib.util.spec_from_file_location(
         "recipe_study", Path(__file__).resolve().parents[2] / "studies" / "recipe.py")
@@ -102,7 +102,7 @@ def test_the_recipe_study_reads_test_and_its_stage2_rows_share_stage1():
     assert mod.STUDY.split == "test"
     rows = {r.name: r for r in mod.STUDY.rows}
     base = profile_config("quick")
-    key = lambda name: stage1_config(apply_overrides(base, dict(rows[name].overrides))).hash   # noqa: E731
+    key = lambda name: stage_key(stage1_config(apply_overrides(base, dict(rows[name].overrides))))   # noqa: E731
     # the masks-off control, Full, wo G and the rows without ψ (ψ's weights dropped) start from the
     # same stage 1; an architecture of the detector (the image × mask input) has its own
     assert key("pseudo only (stage 1)") == key("stage 2, masks off") == key("stage 2, Full") == key("stage 2, wo G")

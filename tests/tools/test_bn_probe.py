@@ -9,7 +9,7 @@ TOOL = Path(__file__).resolve().parents[2] / "tools" / "bn_probe.py"
 
 
 def test_three_ways_from_one_stage1(smoke_data_root, tmp_path):
-    lines = runpy.run_path(str(TOOL))["main"](["--profile", "smoke", "--batches", "3", "--cache", str(tmp_path),
+    lines = runpy.run_path(str(TOOL))["main"](["--profile", "smoke", "--batches", "3", "--store", str(tmp_path),
                                               "--data-root", str(smoke_data_root)])
     assert [d["way"] for d in lines] == ["stage 1", "target stats", "mixed stats"]
     assert len(list(tmp_path.glob("stage1-*.pt"))) == 1                      # trained once, then reused

@@ -1,4 +1,4 @@
-"""loss.discriminator_weight: rotations are rotations, a pose's input is root-relative and
+"""recipe.discriminator_weight: rotations are rotations, a pose's input is root-relative and
 orientation-free, each half of the game moves only its own side, a short game separates
 real from fake, stage 2 starts it fresh beside stage 1's weights, and the config's checks."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from maskpose_core.loss.discriminator import PoseDiscriminator, adversarial_term
 from maskpose_core.skeleton import NUM_JOINTS, TEMPLATE_MM
 from maskpose_core.train.fit import build_model, fit
 from maskpose_core.train.hooks import TrainHooks
-from maskpose_core.train.two_stage import stage1_config
+from maskpose_core.train.recipe import stage1_config
 
 
 def test_random_rotations_are_proper_rotations():
@@ -77,11 +77,11 @@ RECIPE = {"recipe.stages": "two_stage", "model.init_prior": "none", "loss.templa
 
 
 def test_stage2_with_a_discriminator_starts_it_fresh_and_trains(tiny_data):
-    cfg = apply_overrides(profile_config("smoke"), {**RECIPE, "loss.discriminator_weight": 0.5,
+    cfg = apply_overrides(profile_config("smoke"), {**RECIPE, "recipe.discriminator_weight": 0.5,
                                                      "train.epochs": 1, "train.steps_per_epoch": 3})
     s1 = stage1_config(cfg)
-    assert s1.loss.discriminator_weight == 0.0                    # stage 1 has none, and is shared
-    assert s1.hash == stage1_config(apply_overrides(cfg, {"loss.discriminator_weight": 0.0})).hash
+    assert s1.recipe.discriminator_weight == 0.0                    # stage 1 has none, and is shared
+    assert s1.hash == stage1_config(apply_overrides(cfg, {"recipe.discriminator_weight": 0.0})).hash
     store = {}
     fit(s1, tiny_data, hooks=TrainHooks(report=lambda r: store.update(state=r.state)))
     net = build_model(cfg, tiny_data, init=store["state"])        # stage 1 weights + a fresh D
@@ -97,8 +97,8 @@ def test_stage2_with_a_discriminator_starts_it_fresh_and_trains(tiny_data):
 
 def test_the_discriminator_needs_stage_2_and_is_hash_neutral_when_off():
     base = profile_config("quick")
-    assert apply_overrides(base, {"loss.discriminator_weight": 0.0}).hash == base.hash
-    with pytest.raises(ValueError, match="loss.discriminator_weight > 0 needs recipe.stages='two_stage'"):
-        apply_overrides(base, {"loss.discriminator_weight": 0.5})
-    with pytest.raises(ValueError, match=r"LossConfig.discriminator_weight must be >= 0, got -1"):
-        apply_overrides(base, {"loss.discriminator_weight": -1.0})
+    assert apply_overrides(base, {"recipe.discriminator_weight": 0.0}).hash == base.hash
+    with pytest.raises(ValueError, match="recipe.discriminator_weight > 0 needs recipe.stages='two_stage'"):
+        apply_overrides(base, {"recipe.discriminator_weight": 0.5})
+    with pytest.raises(ValueError, match=r"RecipeConfig.discriminator_weight must be >= 0, got -1"):
+        apply_overrides(base, {"recipe.discriminator_weight": -1.0})
