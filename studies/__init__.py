@@ -27,5 +27,5 @@ Layout:
 # The study scripts (studies/<name>.py run through studies.runner.cli), in the order the
 # reports index lists them. An explicit list: a new study is a script and a line here
 # (tests/studies/test_catalog.py checks the two agree).
-SCRIPTS = ("ablation", "in_the_wild", "precision", "recipe", "table1_h36m", "table2_3dhp", "table3_shape",
+SCRIPTS = ("ablation", "convergence", "in_the_wild", "precision", "recipe", "table1_h36m", "table2_3dhp", "table3_shape",
            "tune_lambdas")

@@ -74,15 +74,20 @@ class Metric:
     paper: str = ""        # column of paper_tables.csv ("" = the paper has none)
     scale: float = 1.0     # ours × scale (mm → cm: 0.1)
     digits: int = 1
+    split: str = ""        # "" = the study's split; "test" / "val": this column reads that split
 
     def __post_init__(self):
         if self.key not in METRIC_KEYS + LABEL_FREE_KEYS + ORACLE_KEYS:
             raise ValueError(f"Metric.key {self.key!r} is not a logged metric; choose one of "
                              f"{METRIC_KEYS + LABEL_FREE_KEYS + ORACLE_KEYS}")
+        if self.split and self.split not in SPLITS:
+            raise ValueError(f"Metric.split must be '' or one of {SPLITS}, got {self.split!r}")
 
     def logged_key(self, view: str, split: str = "val") -> str:
         """The MLflow key a row with ``view`` reads on ``split``: ``<split>/…``, its † version,
-        or ``<split>_spp/…`` (``val``: ``val/mpjpe_mm``, ``val/mpjpe_flip_mm``, ``val_spp/mpjpe_mm``)."""
+        or ``<split>_spp/…`` (``val``: ``val/mpjpe_mm``, ``val/mpjpe_flip_mm``, ``val_spp/mpjpe_mm``);
+        a metric with its own ``split`` reads that one."""
+        split = self.split or split
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         key = self.key

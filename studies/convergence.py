@@ -1,0 +1,127 @@
+"""Learning curves and the plateau: how long must a row train before its number stops moving? (val; test beside)
+
+    python studies/convergence.py [--profile quick] [--rows ROW ...] [--dry-run]
+
+Each curve is a set of **full runs** at budgets B = 240 · 2^k steps (k = 0 … 4, 80 steps an
+epoch, the learning rate decaying over each run's own total: a curve read inside one run is not
+the plateau), 2 seeds each, compiled backbone (the studies' setting, at accuracy parity:
+reports/precision.md). The curves:
+
+* ``target REFERENCE`` — the detector on the target's 3D labels (the recipe's upper reference);
+* ``pseudo only`` — stage 1 (supervised on our labelled pseudo images) of B steps, evaluated on
+  the target (the recipe's lower bound; each budget is its own stage 1 in the stage store).
+
+**Plateau** (issue 29): the smallest budget B such that the run of 2B steps beats B's final
+full-val MPJPE † by less than 2 %, mean of the 2 seeds paired. Chosen on val; the test columns
+stand beside it and choose nothing.
+"""
+from __future__ import annotations
+
+import math
+import sys
+
+import pandas as pd
+
+from studies.definitions import NO_TEMPLATE, QUICK_BUDGET
+from studies.runner.cli import main_with_section
+from studies.runner.plan import Metric, Row, Study
+
+STEPS_PER_EPOCH = QUICK_BUDGET["quick"]["train.steps_per_epoch"]
+BUDGETS = (240, 480, 960, 1920, 3840)       # steps; 240 · 2^k
+PLATEAU_GAIN = 0.02                         # 2B must beat B by less than this share (paired mean)
+SEEDS = 2
+CURVES = ("target REFERENCE", "pseudo only")
+
+
+def row_name(curve: str, steps: int) -> str:
+    return f"{curve}, {steps} steps"
+
+
+def _rows() -> tuple[Row, ...]:
+    out = []
+    for steps in BUDGETS:
+        epochs = steps // STEPS_PER_EPOCH
+        out.append(Row(name=row_name("target REFERENCE", steps), kind="reference", group="target REFERENCE",
+                       seeds=SEEDS, overrides={**NO_TEMPLATE, "loss.mode": "supervised_reference",
+                                               "train.epochs": epochs},
+                       note="the detector on the target's 3D labels"))
+        out.append(Row(name=row_name("pseudo only", steps), group="pseudo only", seeds=SEEDS,
+                       overrides={**NO_TEMPLATE, "recipe.stages": "pseudo_only", "recipe.stage1_epochs": epochs},
+                       note="stage 1 of this many steps on the pseudo images, evaluated on the target"))
+    return tuple(out)
+
+
+VAL = (Metric("mpjpe_flip_mm", "MPJPE † (mm)"), Metric("p_mpjpe_mm", "P-MPJPE (mm)"),
+       Metric("err2d_flip_pct", "2D † (% crop)", digits=2))
+TEST = tuple(Metric(m.key, f"test {m.label}", digits=m.digits, split="test") for m in VAL)
+
+STUDY = Study(
+    name="convergence",
+    title="Learning curves — full runs at 240 · 2^k steps, the plateau of each curve (val; test beside)",
+    rows=_rows(),
+    metrics=VAL + TEST,
+    seeds=SEEDS,
+    split="val",
+    profile_base=QUICK_BUDGET,
+    notes=("Every row is a full run of its budget (cosine decay over its own steps), 80 steps an epoch, "
+           "batch 32, compiled backbone; MPJPE † etc. on the whole val split at the run's end.",
+           "Plateau: the smallest B whose 2B run beats it by < 2 % on val MPJPE †, mean of 2 seeds paired; "
+           "chosen on val, test beside it."),
+)
+
+
+def plateau(runs: pd.DataFrame, curve: str, label: str = "MPJPE † (mm)") -> tuple[int | None, list[str]]:
+    """(the plateau budget of ``curve`` or None, markdown lines of its 2B-vs-B steps) from a runs csv."""
+    ok = runs[runs["status"] == "FINISHED"]
+    lines, found = [], None
+    for b, b2 in zip(BUDGETS, BUDGETS[1:]):
+        at = ok[ok["row"] == row_name(curve, b)].set_index("seed")[label]
+        at2 = ok[ok["row"] == row_name(curve, b2)].set_index("seed")[label]
+        paired = (at - at2).dropna() / at.reindex((at - at2).dropna().index)
+        if len(paired) < SEEDS:
+            lines.append(f"| {curve} | {b} → {b2} | {len(paired)}/{SEEDS} seeds paired | | not yet |")
+            continue
+        gain = float(paired.mean())
+        verdict = "plateau" if gain < PLATEAU_GAIN else "still learning"
+        lines.append(f"| {curve} | {b} → {b2} | {', '.join(f'{g:+.1%}' for g in paired)} | {gain:+.1%} | {verdict} |")
+        if found is None and gain < PLATEAU_GAIN:
+            found = b
+    return found, lines
+
+
+def section(runs: pd.DataFrame) -> list[str]:
+    lines = ["", "## The plateau of each curve", "",
+             f"Gain of 2B over B = (MPJPE †(B) − MPJPE †(2B)) / MPJPE †(B), per seed (val); the plateau is the "
+             f"smallest B whose mean gain is below {PLATEAU_GAIN:.0%}.", "",
+             "| curve | B → 2B | gain per seed | mean | verdict |", "|---|---|---|---|---|"]
+    chosen = {}
+    for curve in CURVES:
+        chosen[curve], rows = plateau(runs, curve)
+        lines += rows
+    lines += ["", "| curve | plateau (steps) | val MPJPE † | val P-MPJPE | test MPJPE † | test P-MPJPE | test 2D † |",
+              "|---|---|---|---|---|---|---|"]
+    ok = runs[runs["status"] == "FINISHED"]
+    for curve, b in chosen.items():
+        if b is None:
+            lines.append(f"| {curve} | not reached by {BUDGETS[-1]} steps (or not measured yet) | | | | | |")
+            continue
+        at = ok[ok["row"] == row_name(curve, b)]
+        cell = lambda col: f"{at[col].mean():.1f} ± {at[col].std(ddof=1):.1f}" if len(at) > 1 else "—"  # noqa: E731
+        lines.append(f"| {curve} | {b} | {cell('MPJPE † (mm)')} | {cell('P-MPJPE (mm)')} | "
+                     f"{cell('test MPJPE † (mm)')} | {cell('test P-MPJPE (mm)')} | {cell('test 2D † (% crop)')} |")
+    if all(b is not None for b in chosen.values()):
+        gap = {col: _mean(ok, "pseudo only", chosen["pseudo only"], col) -
+               _mean(ok, "target REFERENCE", chosen["target REFERENCE"], col)
+               for col in ("MPJPE † (mm)", "P-MPJPE (mm)", "test MPJPE † (mm)", "test P-MPJPE (mm)")}
+        lines += ["", "The gap at the plateau (pseudo only − target REFERENCE): " +
+                  ", ".join(f"{k} {v:+.1f}" for k, v in gap.items()) + "."]
+    return lines
+
+
+def _mean(ok: pd.DataFrame, curve: str, b: int, col: str) -> float:
+    values = ok[ok["row"] == row_name(curve, b)][col]
+    return float(values.mean()) if len(values) else math.nan
+
+
+if __name__ == "__main__":
+    sys.exit(main_with_section(STUDY, description=__doc__, heading="## The plateau of each curve", section=section))
