@@ -305,6 +305,7 @@ ADDED_FIELDS: dict[str, typing.Any] = {
     "train.precision": "fp32",
     "train.compile": False,
     "model.depth_hypotheses": 1,
+    "model.init": "",
     "loss.discriminator_weight": 0.0,
 }
 
@@ -338,10 +339,35 @@ def hashed_fields(cfg) -> dict[str, typing.Any]:
     for key, value in flat.items():
         name = _HASH_NAME.get(prefix + key, prefix + key)[len(prefix):]
         if ADDED_FIELDS.get(prefix + name, _UNSET) != value:
-            out[name] = value
+            out[name] = _file_identity(value) if prefix + name in HASHED_BY_CONTENT else value
     if whole:
         out.update({k: r.neutral for k, r in REMOVED_FIELDS.items() if r.hashed})
     return out
+
+
+# File-valued fields that a run's identity holds by content (the file's sha256), not by path.
+HASHED_BY_CONTENT = ("model.init",)
+
+
+def _file_identity(path: str) -> str:
+    """``sha256:<hex>`` of a file's bytes (cached per path, size and mtime); ``missing:<path>``
+    when there is none (the preflight refuses such a run before it starts)."""
+    import os
+    try:
+        st = os.stat(path)
+    except OSError:
+        return f"missing:{path}"
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        _SHA_CACHE[key] = f"sha256:{digest.hexdigest()}"
+    return _SHA_CACHE[key]
+
+
+_SHA_CACHE: dict[tuple, str] = {}
 
 
 def config_hash(cfg) -> str:

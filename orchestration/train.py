@@ -87,17 +87,21 @@ def run_names(cfg: ExperimentConfig, opts: LaunchOptions) -> tuple[str, str]:
 def check_model(cfg: ExperimentConfig) -> None:
     """Build the network of ``cfg`` on the meta device (no memory, no arithmetic), so that its
     shape errors (``model.heatmap_size`` against the backbone's output, ``data.image_size``
-    against its stride, a ``model.weights`` file that does not fit) are raised before any
+    against its stride, a ``model.weights`` or ``model.init`` file that does not fit) are raised before any
     MLflow run or folder exists, not in the first step of a started run."""
     import warnings
 
     import torch
     from maskpose_core.model.net import MaskPoseNet
 
+    from maskpose_core.model.init_weights import check_fits
+
     with torch.device("meta"), warnings.catch_warnings():
         warnings.simplefilter("ignore")     # loading model.weights into meta tensors is a no-op
-        MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size,
-                    discriminator_weight=cfg.recipe.discriminator_weight)
+        net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size,
+                          discriminator_weight=cfg.recipe.discriminator_weight)
+    if cfg.model.init:                      # names and shapes only: the meta network has no storage
+        check_fits(net, cfg.model.init)
 
 
 def preflight(cfg: ExperimentConfig, opts: LaunchOptions, *, cluster: dict | None = None,

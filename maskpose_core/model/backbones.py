@@ -7,6 +7,7 @@ it is defined here so the CPU install needs no torchvision and nothing is downlo
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -14,6 +15,8 @@ from torch import nn
 
 COORD_CHANNELS = 2  # x/y coordinate channels (CoordConv, Liu et al. 2018)
 INPUT_CHANNELS = {"image": 3, "image+mask": 4, "mask": 1, "image*mask": 3}   # image*mask: background removed
+
+log = logging.getLogger(__name__)
 
 
 def conv_bn(cin: int, cout: int, *, stride: int = 1, k: int = 3) -> nn.Sequential:
@@ -137,19 +140,30 @@ def build_backbone(name: str, width: int, in_channels: int) -> nn.Module:
 
 
 def load_backbone_weights(backbone: nn.Module, path: str) -> list[str]:
-    """Load a weight file (e.g. torchvision's resnet50 state dict) into ``backbone``.
+    """Load a backbone weight file (``model.weights``: e.g. torchvision's resnet50 state dict)
+    into ``backbone``.
 
     The first conv's RGB filters are copied, other input channels start at zero;
-    ``fc.*`` keys are ignored. Returns the backbone keys the file did not provide.
+    ``fc.*`` keys are ignored. Returns the backbone keys the file did not provide, and logs how
+    many it loaded. A maskpose checkpoint (``{"format": …, "model": …}`` or keys under
+    ``detector.``) is refused naming ``model.init``, and so is a file none of whose keys fit.
     """
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"model.weights: no such file {file}")
     state = torch.load(file, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"model.weights {file}: not a state dict (a {type(state).__name__})")
+    if "model" in state and isinstance(state.get("model"), dict) or any(str(k).startswith("detector.") for k in state):
+        raise ValueError(f"model.weights {file} is a maskpose checkpoint, not a backbone weight file; to start a "
+                         f"run from its detector (and ψ), use model.init={file}")
     own = backbone.state_dict()
-    for key, value in state.items():
-        if key not in own:
-            continue
+    fitting = [k for k in state if k in own]
+    if not fitting:
+        raise ValueError(f"model.weights {file}: none of its {len(state)} keys fits the {type(backbone).__name__} "
+                         f"backbone (first keys {sorted(map(str, state))[:3]}; expected e.g. {sorted(own)[:3]})")
+    for key in fitting:
+        value = state[key]
         if key == "conv1.weight" and value.shape[1] == 3 and own[key].shape[1] > 3:
             padded = torch.zeros_like(own[key])
             padded[:, :3] = value
@@ -158,4 +172,5 @@ def load_backbone_weights(backbone: nn.Module, path: str) -> list[str]:
             raise ValueError(f"{file}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}")
         own[key] = value
     backbone.load_state_dict(own)
+    log.info("model.weights %s: loaded %d of the backbone's %d tensors", file, len(fitting), len(own))
     return sorted(set(own) - set(state))

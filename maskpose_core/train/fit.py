@@ -10,12 +10,14 @@ deterministic on CPU: shuffling uses a generator seeded by (seed, epoch), model 
 from __future__ import annotations
 
 import copy
+import logging
 import time
 
 import torch
 
 from maskpose_core.config import ExperimentConfig, to_dict
 from maskpose_core.data.packed import DataBundle
+from maskpose_core.model.init_weights import init_state, load_init
 from maskpose_core.model.net import AuxBatch, MaskPoseNet
 from maskpose_core.model.precision import check_precision
 from maskpose_core.train import schedule
@@ -23,6 +25,9 @@ from maskpose_core.train.epoch_steps import DEFAULT_STEPS, EpochEnd
 from maskpose_core.train.hooks import EpochReport, TrainHooks
 from maskpose_core.train.init_prior import apply_init_prior
 from maskpose_core.train.streams import endless_batches, streams
+
+
+log = logging.getLogger(__name__)
 
 
 def _check_data(cfg: ExperimentConfig, data: DataBundle) -> None:
@@ -82,23 +87,21 @@ def _check_finite(step: int, out: dict) -> None:
 
 def build_model(cfg: ExperimentConfig, data: DataBundle, *, init: dict | None = None) -> MaskPoseNet:
     """The network of ``cfg``: seeded init plus the init prior, or (``init``, a checkpoint state
-    such as stage 1's) its weights, buffers included, without re-applying the prior. Stage 1
+    such as stage 1's, else the file ``model.init`` names) its weights, buffers included, without
+    re-applying the prior; a checkpoint of another architecture is refused naming the keys. Stage 1
     has no pose discriminator: a stage-2 one starts fresh (seeded) beside the loaded weights; a
     network without ψ leaves out the ``physique.*`` weights of a stage 1 that trained ψ."""
     torch.manual_seed(cfg.seed)
     net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size,
                       discriminator_weight=cfg.recipe.discriminator_weight)
+    where = "the initial weights"
+    if init is None and cfg.model.init:          # model.init: a checkpoint file to start from
+        init, where = init_state(cfg.model.init), f"model.init {cfg.model.init}"
     if init is None:
         apply_init_prior(net, cfg, data)
     else:
-        weights = init["model"]
-        if net.physique is None:      # a row without ψ starting from a stage 1 that trained ψ
-            weights = {k: v for k, v in weights.items() if not k.startswith("physique.")}
-        missing, unexpected = net.load_state_dict(weights, strict=False)
-        missing = [k for k in missing if not k.startswith("discriminator.")]
-        if missing or unexpected:
-            raise ValueError(f"the initial weights do not fit this network: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]}")
+        loaded = load_init(net, init, where=where)
+        log.info("%s: loaded %d tensors (detector%s)", where, loaded, " and ψ" if net.physique is not None else "")
     return net
 
 
