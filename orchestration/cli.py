@@ -8,7 +8,9 @@
 
 ``data build`` prints the data set folder last; ``train`` and ``eval`` print the final
 metrics as one JSON line last (``train`` prints ``checkpoint: <path>`` and then the MLflow
-run URL before it); bad input exits with status 2 and a one-line reason before any work starts.
+run URL before it), ``tune`` its summary; that line is the last on standard output (Ray is
+disconnected first, so its held-back worker lines come before it: ``runtime.own_ray``). Bad
+input exits with status 2 and a one-line reason before any work starts.
 """
 from __future__ import annotations
 
@@ -133,6 +135,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from orchestration.runtime import own_ray
     from orchestration.train import LaunchOptions, run_training
 
     cfg = _config(args.profile, args.overrides)
@@ -141,7 +144,8 @@ def cmd_train(args) -> int:
                          storage_path=args.storage, study=args.study, variant=args.variant,
                          tracking_uri=args.tracking_uri, data_root=args.data_root,
                          ray_address=args.ray_address)
-    out = run_training(cfg, opts)
+    with own_ray():                   # Ray's held-back worker lines print before ours
+        out = run_training(cfg, opts)
     if out.checkpoint:
         print(f"checkpoint: {out.checkpoint}")
     print(f"MLflow run: {out.url}")
@@ -189,7 +193,8 @@ def cmd_tune(args) -> int:
                         tracking_uri=args.tracking_uri, data_root=args.data_root,
                         ray_address=args.ray_address, resume=args.resume,
                         interrupt_after=args.interrupt_after)
-    out = run_sweep(cfg, opts)
+    with own_ray():                   # Ray's held-back worker lines print before ours
+        out = run_sweep(cfg, opts)
     print(f"MLflow sweep run: {out.url}")
     if out.interrupted:
         print(f"sweep {out.name} interrupted after {out.finished_trials} finished trials; "

@@ -7,9 +7,11 @@ the arithmetic when it does not fit.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +91,40 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> di
         kwargs = _local_instance_kwargs(num_cpus) if target == "local" else {}
         ray.init(address=target, log_to_driver=True, **kwargs)
     return dict(ray.cluster_resources())
+
+
+def ray_connected() -> bool:
+    """Is this process connected to Ray (without importing it when it never was)?"""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
+@contextlib.contextmanager
+def own_ray():
+    """For a command's Ray work: if Ray was not connected when the block began, disconnect (and
+    so print what Ray still holds back) when it ends, whatever happens in it.
+
+    docs/stack.md: Ray's log thread prints worker lines whenever they arrive, and holds back lines
+    repeated across processes ("[repeated 5x across cluster]") until it disconnects — at
+    interpreter exit, after a command's final line, unless the command disconnects first. A Ray
+    connection the caller already had (a test session, a notebook) is left open.
+    """
+    was_connected = ray_connected()
+    try:
+        yield
+    finally:
+        if not was_connected and ray_connected():
+            disconnect_ray()
+
+
+def disconnect_ray() -> None:
+    """``ray.shutdown()``: prints the worker lines Ray holds back, stops its log threads (nothing
+    of Ray's prints after this) and, for a local instance this process started, stops it."""
+    import ray
+
+    ray.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def _local_instance_kwargs(num_cpus: int | None) -> dict:
