@@ -179,6 +179,7 @@ def _evaluate(state: dict, split, max_samples: int) -> dict[str, float]:
 
 
 def cmd_tune(args) -> int:
+    from orchestration.runtime import own_ray
     from orchestration.tune import SweepOptions, parse_space, run_sweep
 
     cfg = _config(args.profile, args.overrides)
