@@ -353,6 +353,8 @@ def _file_identity(path: str) -> str:
     """``sha256:<hex>`` of a file's bytes (cached per path, size and mtime); ``missing:<path>``
     when there is none (the preflight refuses such a run before it starts)."""
     import os
+    if path.startswith("zoo:"):                  # a zoo entry: its file (maskpose_core/train/zoo.py)
+        path = _zoo_file(path[len("zoo:"):])
     try:
         st = os.stat(path)
     except OSError:
@@ -368,6 +370,18 @@ def _file_identity(path: str) -> str:
 
 
 _SHA_CACHE: dict[tuple, str] = {}
+
+
+def _zoo_file(name: str) -> str:
+    """The file of the package zoo's entry ``name`` ("" when there is none): read from its
+    manifest here, so that the config does not import the training code."""
+    from pathlib import Path
+    manifest = Path(__file__).resolve().parent / "zoo" / "manifest.json"
+    try:
+        entry = json.loads(manifest.read_text())["entries"][name]
+    except (OSError, ValueError, KeyError):
+        return ""
+    return str(manifest.parent / entry["file"])
 
 
 def config_hash(cfg) -> str:

@@ -5,6 +5,7 @@
     maskpose train --profile P [--workers N] [key=value ...]
     maskpose eval  --checkpoint PATH --dataset D [--poses FILE.npz --split all]
     maskpose tune  --profile P --trials N [--concurrent K] [--resume]
+    maskpose zoo   list [--json] | verify | build [--entries NAME ...] [--steps KIND=N] [--parallel K]
 
 ``data build`` prints the data set folder last; ``train`` and ``eval`` print the final
 metrics as one JSON line last (``train`` prints ``checkpoint: <path>`` and then the MLflow
@@ -103,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     tune.add_argument("--interrupt-after", type=int, default=0, help=argparse.SUPPRESS)
     _launch_args(tune)
+    from orchestration.zoo import add_parser as _zoo_parser
+    _zoo_parser(sub)
     return parser
 
 
@@ -168,14 +171,12 @@ def cmd_eval(args) -> int:
 
 
 def _evaluate(state: dict, split, max_samples: int) -> dict[str, float]:
-    """The core's ``evaluate_checkpoint`` (rebuilds the model from the checkpoint)."""
-    from maskpose_core.train import evaluate as ev
+    """The core's ``evaluate_checkpoint`` on one split: the metrics by their own names (``mpjpe_mm``,
+    …) and, when the checkpoint holds an SPP mapping θ, ``spp/…``."""
+    from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
 
-    if hasattr(ev, "evaluate_checkpoint"):
-        return ev.evaluate_checkpoint(state, split)
-    from maskpose_core.train.checkpoint import model_from_checkpoint
-    net, _ = model_from_checkpoint(state)
-    return ev.evaluate(net, split, max_samples=max_samples)
+    metrics = evaluate_checkpoint(state, split, max_samples=max_samples, name="eval")
+    return {k.removeprefix("eval/").replace("eval_spp/", "spp/"): v for k, v in metrics.items()}
 
 
 def cmd_tune(args) -> int:
@@ -205,6 +206,11 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def cmd_zoo(args) -> int:
+    from orchestration.zoo import main_zoo
+    return main_zoo(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``maskpose`` console script."""
     # docs/stack.md: a background job of a non-interactive shell starts with SIGINT ignored.
@@ -213,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from orchestration.tracking import TrackingUnavailableError
 
-    handlers = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "tune": cmd_tune}
+    handlers = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "tune": cmd_tune, "zoo": cmd_zoo}
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError, TrackingUnavailableError) as err:

@@ -101,7 +101,8 @@ def check_model(cfg: ExperimentConfig) -> None:
         net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size,
                           discriminator_weight=cfg.recipe.discriminator_weight)
     if cfg.model.init:                      # names and shapes only: the meta network has no storage
-        check_fits(net, cfg.model.init)
+        from maskpose_core.train.zoo import resolve_init
+        check_fits(net, resolve_init(cfg.model.init))
 
 
 def preflight(cfg: ExperimentConfig, opts: LaunchOptions, *, cluster: dict | None = None,

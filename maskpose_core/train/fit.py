@@ -25,6 +25,7 @@ from maskpose_core.train.epoch_steps import DEFAULT_STEPS, EpochEnd
 from maskpose_core.train.hooks import EpochReport, TrainHooks
 from maskpose_core.train.init_prior import apply_init_prior
 from maskpose_core.train.streams import endless_batches, streams
+from maskpose_core.train.zoo import resolve_init
 
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def build_model(cfg: ExperimentConfig, data: DataBundle, *, init: dict | None = 
                       discriminator_weight=cfg.recipe.discriminator_weight)
     where = "the initial weights"
     if init is None and cfg.model.init:          # model.init: a checkpoint file to start from
-        init, where = init_state(cfg.model.init), f"model.init {cfg.model.init}"
+        init, where = init_state(resolve_init(cfg.model.init)), f"model.init {cfg.model.init}"
     if init is None:
         apply_init_prior(net, cfg, data)
     else:

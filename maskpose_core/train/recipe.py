@@ -151,19 +151,30 @@ class StageOutcome:
 class CheckpointStore:
     """The shared stages' checkpoints: ``<root>/<stage name>-<stage key>.pt``, one lock per file
     (``.<file>.lock``, held while the stage trains, so parallel rows that need the same stage
-    wait for one training), one lookup by key."""
+    wait for one training), one lookup by key. The model zoo (``train/zoo.py``, the package's
+    by default; ``zoo=None`` for none) is looked up first: a stage the zoo holds is never trained."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, zoo: Any = "package"):
         self.root = Path(root)
+        if zoo == "package":
+            from maskpose_core.train.zoo import Zoo
+            zoo = Zoo()
+        self.zoo = zoo
 
     def path(self, stage: Stage) -> Path:
         return self.root / f"{stage.name}-{stage.key}.pt"
 
     def has(self, stage: Stage) -> bool:
-        return self.path(stage).is_file()
+        return self.path(stage).is_file() or (self.zoo is not None and self.zoo.find(stage) is not None)
 
     def ensure(self, stage: Stage, make: Callable[[], Outcome]) -> Path:
-        """The stored checkpoint of ``stage``, made first by ``make()`` (under the lock) if missing."""
+        """The checkpoint of ``stage``: the zoo's entry (sha256 checked), else the stored one, else
+        made first by ``make()`` (under the lock) and stored."""
+        entry = self.zoo.find(stage) if self.zoo is not None else None
+        if entry is not None:
+            path = self.zoo.path(entry.name)
+            log.info("%s: from the zoo, entry %s (%s, stage key %s)", stage.name, entry.name, path, stage.key)
+            return path
         path = self.path(stage)
         if path.is_file():
             return self._reuse(stage, path)

@@ -1,0 +1,158 @@
+"""``maskpose zoo build | list | verify``: the model zoo of converged starting points.
+
+    maskpose zoo list [--json]                     # kind, seed, stage key, sha256 per entry
+    maskpose zoo verify                            # every entry's sha256 and stage key current; rc 1 if not
+    maskpose zoo build [--entries NAME ...] [--steps KIND=N ...] [--parallel K] [--folder DIR]
+
+``build`` retrains the entries named (default: every entry of ``zoo_catalog.catalog()``) from
+nothing, each independent of the others: in this process one after the other, or with
+``--parallel K`` as K Ray tasks at once (on a cluster, as the studies' ``--parallel``). Each
+entry is evaluated on the target's val and test splits and written with its manifest line
+(``maskpose_core/train/zoo.py``: the old entry stays in place until the new one is complete).
+The entries are weights only (≈ 2 MB each) and are committed inside the package.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from maskpose_core.train.zoo import ZOO_DIR, Zoo, ZooEntry
+
+log = logging.getLogger(__name__)
+
+
+def list_entries(zoo: Zoo, *, as_json: bool) -> str:
+    entries = zoo.entries
+    if as_json:
+        return json.dumps([{"name": e.name, "kind": e.kind, "seed": e.seed, "stage_key": e.stage_key,
+                            "sha256": e.sha256, "steps": e.steps, "metrics": e.metrics}
+                           for e in entries.values()], sort_keys=True)
+    if not entries:
+        return f"zoo {zoo.folder}: no entries yet (maskpose zoo build)"
+    lines = [f"{'entry':18} {'kind':9} {'seed':>4} {'steps':>6} {'stage key':12} {'sha256':12} test MPJPE †"]
+    for e in entries.values():
+        lines.append(f"{e.name:18} {e.kind:9} {e.seed:>4} {e.steps:>6} {e.stage_key:12} {e.sha256[:12]:12} "
+                     f"{e.metrics.get('test/mpjpe_flip_mm', float('nan')):.1f}")
+    return "\n".join(lines)
+
+
+def verify(zoo: Zoo) -> tuple[bool, str]:
+    results = zoo.verify()
+    lines = [f"{name}: {'ok' if not problems else '; '.join(problems)}" for name, problems in results.items()]
+    ok = all(not p for p in results.values())
+    total = sum(e.size_bytes for e in zoo.entries.values())
+    lines.append(f"zoo {zoo.folder}: {len(results)} entries, {total / 1e6:.1f} MB, "
+                 f"{'every entry current' if ok else 'NOT current'}")
+    return ok, "\n".join(lines)
+
+
+def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: str, out_dir: str) -> dict:
+    """Train and evaluate one entry; its state written to ``out_dir`` (a temporary file the
+    driver moves into the zoo); returns the manifest fields. Runs in a Ray task or here."""
+    from maskpose_core.data.registry import load_data
+    from maskpose_core.train.checkpoint import save_checkpoint
+    from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
+    from maskpose_core.train.fit import fit
+    from maskpose_core.train.hooks import TrainHooks
+    from maskpose_core.train.recipe import stage_key
+    from maskpose_core.train.zoo_catalog import catalog
+    from orchestration.tracking import git_state
+
+    plan = catalog(profile, steps)[name]
+    root = Path(data_root) if data_root else None
+    t0 = time.perf_counter()
+    reports = []
+    fit(plan.train, load_data(plan.train.data, root=root, progress=False), hooks=TrainHooks(report=reports.append))
+    state = reports[-1].state
+    target = load_data(plan.target.data, root=root, progress=False)
+    metrics = {k: round(v, 3) for k, v in evaluate_checkpoint(state, target, cfg=plan.target).items()
+               if k.split("/")[1] in ("mpjpe_mm", "mpjpe_flip_mm", "p_mpjpe_mm", "err2d_flip_pct")}
+    path = save_checkpoint(Path(out_dir) / f".{name}.built.pt", state)
+    data = load_data(plan.train.data, root=root, progress=False)
+    return {"name": name, "kind": plan.kind, "seed": plan.seed, "stage_key": stage_key(plan.train),
+            "steps": plan.steps, "data_hash": str((getattr(data.train, "meta", {}) or {}).get("hash", "")),
+            "commit": git_state().get("git_commit", "unknown"), "metrics": metrics, "built": str(path),
+            "command": f"maskpose zoo build --entries {name} --steps {plan.kind}={plan.steps}",
+            "minutes": round((time.perf_counter() - t0) / 60, 1)}
+
+
+def build(names: list[str] | None, *, steps: dict[str, int], folder: Path, profile: str = "quick",
+          data_root: str = "", parallel: int = 1) -> list[ZooEntry]:
+    """Build the entries named (default all of the catalog); checks first, then trains."""
+    from maskpose_core.train.checkpoint import load_checkpoint
+    from maskpose_core.train.zoo_catalog import catalog
+
+    plans = catalog(profile, steps)
+    if not plans:
+        raise ValueError("zoo build: no kind has a measured plateau yet (maskpose_core/train/zoo_catalog.py "
+                         "PLATEAU_STEPS): run studies/convergence.py, or pass --steps KIND=N")
+    names = names or sorted(plans)
+    unknown = [n for n in names if n not in plans]
+    if unknown:
+        raise ValueError(f"zoo build: no entry {unknown} at these budgets; entries are {sorted(plans) or 'none'} "
+                         f"(a kind without a measured plateau needs --steps KIND=N)")
+    probe = folder if folder.exists() else folder.parent
+    if not os.access(probe, os.W_OK):
+        raise ValueError(f"zoo folder {folder} is not writable")
+    folder.mkdir(parents=True, exist_ok=True)
+    zoo = Zoo(folder)
+    if parallel > 1:
+        import ray
+        from orchestration.runtime import ensure_ray
+        ensure_ray(None)
+        task = ray.remote(num_cpus=1)(build_entry)
+        done = ray.get([task.remote(n, steps, profile=profile, data_root=data_root, out_dir=str(folder))
+                        for n in names])
+    else:
+        done = [build_entry(n, steps, profile=profile, data_root=data_root, out_dir=str(folder)) for n in names]
+    out = []
+    for meta in done:
+        built = Path(meta.pop("built"))
+        minutes = meta.pop("minutes")
+        entry = ZooEntry(file=f"{meta['name']}.pt", sha256="", size_bytes=0, **meta)
+        out.append(zoo.add(entry, load_checkpoint(built)))
+        built.unlink()
+        log.info("zoo entry %s built in %.1f min: %s", entry.name, minutes, out[-1].sha256[:12])
+    return out
+
+
+def main_zoo(args) -> int:
+    """The ``maskpose zoo`` subcommand (orchestration/cli.py registers it)."""
+    zoo = Zoo(Path(args.folder) if getattr(args, "folder", "") else ZOO_DIR)
+    if args.zoo_command == "list":
+        print(list_entries(zoo, as_json=args.json))
+        return 0
+    if args.zoo_command == "verify":
+        ok, text = verify(zoo)
+        print(text)
+        return 0 if ok else 1
+    steps = {}
+    for item in args.steps:
+        kind, sep, value = item.partition("=")
+        if not sep or not value.isdigit():
+            raise ValueError(f"--steps takes KIND=N (e.g. stage1=1920), got {item!r}")
+        steps[kind] = int(value)
+    built = build(args.entries, steps=steps, folder=zoo.folder, profile=args.profile, data_root=args.data_root,
+                  parallel=args.parallel)
+    print(json.dumps([{"name": e.name, "sha256": e.sha256, "stage_key": e.stage_key} for e in built]))
+    return 0
+
+
+def add_parser(sub) -> None:
+    zoo = sub.add_parser("zoo", help="the model zoo: converged starting points shipped with the code")
+    zsub = zoo.add_subparsers(dest="zoo_command", required=True)
+    ls = zsub.add_parser("list", help="the entries")
+    ls.add_argument("--json", action="store_true")
+    zsub.add_parser("verify", help="every entry's sha256 and stage key current (rc 1 if not)")
+    b = zsub.add_parser("build", help="retrain entries from nothing")
+    b.add_argument("--entries", nargs="+", default=None, metavar="NAME")
+    b.add_argument("--steps", action="append", default=[], metavar="KIND=N",
+                   help="budget of a kind in steps (default: its measured plateau)")
+    b.add_argument("--parallel", type=int, default=1, help="entries at once as Ray tasks")
+    b.add_argument("--profile", default="quick", choices=("smoke", "quick"))
+    b.add_argument("--data-root", default="")
+    for p in (ls, b, zsub.choices["verify"]):
+        p.add_argument("--folder", default="", help="zoo folder (default: the package's maskpose_core/zoo)")
