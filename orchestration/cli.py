@@ -6,6 +6,7 @@
     maskpose eval  --checkpoint PATH --dataset D [--poses FILE.npz --split all]
     maskpose tune  --profile P --trials N [--concurrent K] [--resume]
     maskpose zoo   list [--json] | verify | build [--entries NAME ...] [--steps KIND=N] [--parallel K]
+    maskpose ui    [--tracking-uri URI] [--experiment NAME] [--port 5000] [--no-browser]
 
 ``data build`` prints the data set folder last; ``train`` and ``eval`` print the final
 metrics as one JSON line last (``train`` prints ``checkpoint: <path>`` and then the MLflow
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     tune.add_argument("--interrupt-after", type=int, default=0, help=argparse.SUPPRESS)
     _launch_args(tune)
+
+    from orchestration.ui import add_arguments as _ui_arguments
+    _ui_arguments(sub.add_parser("ui", help="serve the MLflow store on the loopback, open the pose runs table"))
     from orchestration.zoo import add_parser as _zoo_parser
     _zoo_parser(sub)
     return parser
@@ -206,6 +210,11 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def cmd_ui(args) -> int:
+    from orchestration.ui import run_ui
+    return run_ui(args)
+
+
 def cmd_zoo(args) -> int:
     from orchestration.zoo import main_zoo
     return main_zoo(args)
@@ -219,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from orchestration.tracking import TrackingUnavailableError
 
-    handlers = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "tune": cmd_tune, "zoo": cmd_zoo}
+    handlers = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "tune": cmd_tune, "ui": cmd_ui, "zoo": cmd_zoo}
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError, TrackingUnavailableError) as err:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestration import views
 from orchestration.runtime import project_root
 
 log = logging.getLogger(__name__)
@@ -96,15 +97,14 @@ def client(uri: str):
 def _page_url(uri: str, page: str) -> str:
     if uri.startswith(("http://", "https://")):
         return f"{uri.rstrip('/')}/{page}"
-    return f"http://127.0.0.1:5000/{page}  (run: mlflow ui --backend-store-uri {uri})"
+    return f"http://127.0.0.1:5000/{page}  (run: maskpose ui --tracking-uri {uri})"
 
 
 def experiment_url(uri: str, experiment_id: str) -> str:
     """The experiment's runs table on the training view, with the pose columns of
     :data:`POSE_VIEW` (MLflow's shared view state, an experiment tag set by
     :func:`ensure_experiment`)."""
-    return _page_url(uri, f"#/experiments/{experiment_id}/runs?{VIEW_PARAM}={POSE_VIEW_KEY}"
-                          "&workflowType=machine_learning")
+    return _page_url(uri, views.runs_page(experiment_id))
 
 
 def run_url(uri: str, experiment_id: str, run_id: str) -> str:
@@ -112,7 +112,7 @@ def run_url(uri: str, experiment_id: str, run_id: str) -> str:
 
     MLflow 3.17's UI opens every experiment on its GenAI view unless the link says
     ``workflowType=machine_learning`` (the experiment-kind tag is not read: docs/stack.md)."""
-    return _page_url(uri, f"#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning")
+    return _page_url(uri, views.run_page(experiment_id, run_id))
 
 
 # ---------------------------------------------------------------- experiments and runs
@@ -124,18 +124,10 @@ def run_url(uri: str, experiment_id: str, run_id: str) -> str:
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 
-# The runs table a pose researcher wants, as an MLflow "shared view": the UI reads the JSON of
-# experiment tag ``mlflow.sharedViewState.<key>`` when a link carries ``?viewStateShareKey=<key>``
-# (MLflow 3.17.2's bundle: search facets such as orderByKey, and UI state such as
-# selectedColumns; column ids are ``<metrics|params|tags|attributes>.`<name>```).
-VIEW_PARAM = "viewStateShareKey"
-POSE_VIEW_KEY = "pose"
-POSE_COLUMNS = (("attributes", "Dataset"), ("tags", "row"), ("params", "seed"), ("params", "profile"),
-                ("metrics", "test/mpjpe_flip_mm"), ("metrics", "test/p_mpjpe_mm"),
-                ("metrics", "val/mpjpe_flip_mm"), ("metrics", "val/p_mpjpe_mm"),
-                ("metrics", "val/err2d_flip_pct"), ("metrics", "val/mask_iou"), ("metrics", "train/loss"))
-POSE_VIEW = {"selectedColumns": [f"{kind}.`{name}`" for kind, name in POSE_COLUMNS],
-             "orderByKey": "attributes.start_time", "orderByAsc": False}
+# The runs table a pose researcher wants, as an MLflow "shared view" (experiment tag
+# ``mlflow.sharedViewState.pose``, opened by ``?viewStateShareKey=pose``), its chart view and the
+# rounded display copies they show: orchestration/views.py.
+VIEW_PARAM, POSE_VIEW_KEY, POSE_VIEW = views.VIEW_PARAM, views.POSE_VIEW_KEY, views.POSE_VIEW
 
 
 def ensure_experiment(uri: str, name: str) -> str:
@@ -145,11 +137,12 @@ def ensure_experiment(uri: str, name: str) -> str:
     c = client(uri)
     exp = c.get_experiment_by_name(name)
     view = json.dumps(POSE_VIEW)
+    tag = views.POSE_VIEW_TAG
     if exp is None:
         try:
             return c.create_experiment(name, artifact_location=artifact_location(uri, name),
                                        tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
-                                             f"mlflow.sharedViewState.{POSE_VIEW_KEY}": view})
+                                             tag: view})
         except MlflowException as err:   # another process created it between the two calls
             exp = c.get_experiment_by_name(name)
             if exp is None:
@@ -157,8 +150,8 @@ def ensure_experiment(uri: str, name: str) -> str:
             return exp.experiment_id
     if exp.lifecycle_stage == "deleted":
         c.restore_experiment(exp.experiment_id)
-    if exp.tags.get(f"mlflow.sharedViewState.{POSE_VIEW_KEY}") != view:   # made by an older version
-        c.set_experiment_tag(exp.experiment_id, f"mlflow.sharedViewState.{POSE_VIEW_KEY}", view)
+    if exp.tags.get(tag) != view:   # made by an older version
+        c.set_experiment_tag(exp.experiment_id, tag, view)
     return exp.experiment_id
 
 
@@ -316,11 +309,15 @@ def end_run(uri: str, run_id: str, status: str = "FINISHED") -> None:
 
 def log_metrics_once(uri: str, run_id: str, rows: dict[int, dict[str, float]]) -> int:
     """Log ``{step: {key: value}}`` skipping every (key, step) already in the run's history;
-    return how many values were written."""
+    return how many values were written.
+
+    A written metric of :data:`views.DISPLAY_METRICS` also gets its rounded display copy (the
+    runs table's one-decimal column), at step 0 with the same time: the copy's latest value is
+    the newest one. Copies are not counted; the metric itself is logged unrounded."""
     from mlflow.entities import Metric
     c = client(uri)
     seen: dict[str, set[int]] = {}
-    todo, now = [], int(time.time() * 1000)
+    todo, copies, now = [], {}, int(time.time() * 1000)
     for step, metrics in sorted(rows.items()):
         for key, value in metrics.items():
             if key not in seen:
@@ -328,9 +325,12 @@ def log_metrics_once(uri: str, run_id: str, rows: dict[int, dict[str, float]]) -
             if step not in seen[key]:
                 todo.append(Metric(key, float(value), now, int(step)))
                 seen[key].add(step)
+                copies.update(views.display_copies({key: value}))
+    written = len(todo)
+    todo += [Metric(key, value, now, 0) for key, value in copies.items()]
     for i in range(0, len(todo), METRICS_PER_BATCH):
         c.log_batch(run_id, metrics=todo[i:i + METRICS_PER_BATCH])
-    return len(todo)
+    return written
 
 
 def metric_steps(uri: str, run_id: str, key: str) -> list[int]:

@@ -130,7 +130,7 @@ def test_links_open_the_training_view_and_the_pose_columns(uri):
     exp = tracking.ensure_experiment(uri, "links")
     table = tracking.experiment_url(uri, exp)
     assert f"#/experiments/{exp}/runs?viewStateShareKey=pose&workflowType=machine_learning" in table
-    assert "mlflow ui --backend-store-uri" in table                      # SQLite: how to serve it
+    assert "maskpose ui --tracking-uri" in table                         # SQLite: how to serve it
     assert tracking.run_url("http://t:5000/", exp, "abc") == \
         f"http://t:5000/#/experiments/{exp}/runs/abc?workflowType=machine_learning"
     c = tracking.client(uri)
@@ -197,3 +197,20 @@ def test_a_regenerated_report_does_not_make_the_code_dirty(tmp_path):
     assert state["git_dirty"] == "false" and len(state["git_commit"]) == 40
     (tmp_path / "code.py").write_text("v2\n")
     assert tracking.git_state(tmp_path)["git_dirty"] == "true"
+
+
+def test_a_logged_pose_metric_gets_a_rounded_display_copy_and_stays_unrounded(uri):
+    """The runs table shows one decimal through display copies (orchestration/views.py); the
+    metric the reports read keeps every digit, and a replayed epoch writes no copy either."""
+    exp = tracking.ensure_experiment(uri, "copies")
+    run_id = tracking.create_run(uri, exp, run_name="c", tags={}, params={})
+    rows = {0: {"test/mpjpe_flip_mm": 273.8786059711895, "val/mask_iou": 0.41249, "train/loss": 1.0}}
+    assert tracking.log_metrics_once(uri, run_id, rows) == 3                  # copies are not counted
+    m = tracking.client(uri).get_run(run_id).data.metrics
+    assert m["test/mpjpe_flip_mm"] == 273.8786059711895                      # the truth, untouched
+    assert m["test MPJPE flip mm"] == 273.9 and m["val mask IoU pct"] == 41.2  # 41.249 % -> 41.2
+    assert set(m) == set(rows[0]) | {"test MPJPE flip mm", "val mask IoU pct"}  # train/loss: no copy
+    assert tracking.log_metrics_once(uri, run_id, rows) == 0                  # a replay: nothing at all
+    assert len(tracking.client(uri).get_metric_history(run_id, "test MPJPE flip mm")) == 1
+    tracking.log_metrics_once(uri, run_id, {1: {"test/mpjpe_flip_mm": 250.04}})
+    assert tracking.client(uri).get_run(run_id).data.metrics["test MPJPE flip mm"] == 250.0   # newest wins

@@ -56,7 +56,7 @@ def test_every_run_of_a_study_lines_up_in_the_mlflow_ui(shared_store, run_study)
     assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"
     import json
     view = json.loads(exp.tags["mlflow.sharedViewState.pose"])                 # the runs table's columns
-    assert "metrics.`test/mpjpe_flip_mm`" in view["selectedColumns"] and "params.`seed`" in view["selectedColumns"]
+    assert "metrics.`test MPJPE flip mm`" in view["selectedColumns"] and "params.`seed`" in view["selectedColumns"]
     runs = c.search_runs([exp.experiment_id])
     by_kind = {r.data.tags["kind"]: r for r in runs}
     train, base = by_kind["train"], by_kind["baseline"]
@@ -67,6 +67,8 @@ def test_every_run_of_a_study_lines_up_in_the_mlflow_ui(shared_store, run_study)
         assert len(r.data.tags["mlflow.source.git.commit"]) in (40, len("unknown"))
         assert r.inputs.dataset_inputs, r.info.run_name                  # "Datasets" is filled
     assert base.info.run_name.endswith("/seed=0/baseline") and train.info.run_name.count("/") == 1
+    for r in (train, base):                                 # the table's one-decimal copy of the truth
+        assert r.data.metrics["test MPJPE flip mm"] == round(r.data.metrics["test/mpjpe_flip_mm"], 1)
     data_keys = {k for k in train.data.params if k.startswith("data.")}
     assert data_keys and data_keys <= set(base.data.params)                 # the same data.* keys...
     for k in data_keys | {"seed", "profile"}:                               # ...with the same values
