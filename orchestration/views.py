@@ -18,6 +18,10 @@ name and the open-source registry of them is empty), so a column shows ``273.878
 Numbers are kept to one decimal by *display copies*: for each source metric below, a metric
 named for people (MLflow refuses ``†``, ``%`` and parentheses in names) holding
 ``round(source × scale, 1)``. The source metric, which every report reads, is never touched.
+
+The "Compare" button's page cannot be set by an experiment (its parallel-coordinates plot takes
+the first three sorted params whose values differ among the runs: React state, no URL or tag),
+so maskpose's compare link is the experiment page's chart mode, which the shared view carries.
 """
 from __future__ import annotations
 
@@ -89,6 +93,8 @@ FOLDED_SECTIONS = ("test", "val", "train", "time", "Model metrics", "System metr
 
 
 def _chart(metric: DisplayMetric) -> dict:
+    # the experiment's chart mode titles a chart by its metric key (3.17.2 passes
+    # useMetricDisplayName=false there) and labels bars with two decimals: "286.20"
     return {"uuid": f"maskpose-{metric.source.replace('/', '-')}", "type": "BAR", "runsCountToCompare": 10,
             "metricSectionId": CHART_SECTION, "deleted": False, "isGenerated": False,
             "displayName": f"{metric.label}, per run", "metricKey": metric.key}
