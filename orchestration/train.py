@@ -94,7 +94,7 @@ def check_model(cfg: ExperimentConfig) -> None:
     import torch
     from maskpose_core.model.net import MaskPoseNet
 
-    from maskpose_core.model.init_weights import check_fits
+    from maskpose_core.train.init_weights import check_fits
 
     with torch.device("meta"), warnings.catch_warnings():
         warnings.simplefilter("ignore")     # loading model.weights into meta tensors is a no-op

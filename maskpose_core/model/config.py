@@ -26,7 +26,7 @@ class ModelConfig:
     init_prior: str = "template"     # none (the paper; collapses at the quick budget) | mean_pose (UP) | template (T)
     prior_tau_mm: float = 150.0      # width of the init prior's Gaussian on the volume
     weights: str = ""                # optional backbone weight file (torchvision layout for resnet50)
-    init: str = ""                   # a maskpose checkpoint to start from: the whole detector (+ ψ); hashed by sha256 (model/init_weights.py)
+    init: str = ""                   # a maskpose checkpoint to start from: the whole detector (+ ψ); hashed by sha256 (train/init_weights.py)
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:

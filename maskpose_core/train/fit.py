@@ -17,7 +17,7 @@ import torch
 
 from maskpose_core.config import ExperimentConfig, to_dict
 from maskpose_core.data.packed import DataBundle
-from maskpose_core.model.init_weights import init_state, load_init
+from maskpose_core.train.init_weights import init_state, load_init
 from maskpose_core.model.net import AuxBatch, MaskPoseNet
 from maskpose_core.model.precision import check_precision
 from maskpose_core.train import schedule
