@@ -297,6 +297,7 @@ ADDED_FIELDS: dict[str, typing.Any] = {
     "data.extra": "",
     "data.extra_root": "",
     "data.min_mask_px": 32,
+    "data.pseudo_activities": "",
     "loss.extra_weight": 1.0,
     "loss.extremity_weight": 0.0,
     "loss.extremity_threshold": 0.6,
@@ -316,7 +317,7 @@ _UNSET = object()
 # The pseudo set's data keys: like the recipe's group, read only by the two-stage recipe, so a
 # mask-only run's hash leaves them out (changing the recipe's budget or pseudo set never makes a
 # mask-only run look new, or stale).
-RECIPE_DATA_KEYS = ("data.pseudo_frames", "data.pseudo_poses", "data.pseudo_rig")
+RECIPE_DATA_KEYS = ("data.pseudo_frames", "data.pseudo_poses", "data.pseudo_rig", "data.pseudo_activities")
 
 
 def hashed_fields(cfg) -> dict[str, typing.Any]:

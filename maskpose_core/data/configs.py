@@ -27,6 +27,7 @@ class DataConfig:
     pseudo_frames: int = 8000    # two-stage recipe: labelled pseudo-image moments (our renderer); 0 = all
     pseudo_poses: str = ""       # their poses file; "" = the embedded file's pseudo-source subjects
     pseudo_rig: str = "overhead" # their camera rig (cmu_mv4/rig.py); "overhead" = 2.8 m high, unlike the target's
+    pseudo_activities: str = ""  # their activity classes, comma-separated ("walk,dance"); "" = every one of the pseudo subjects
     min_mask_px: int = MIN_MASK_PX  # real data sets: skip moments whose mask box is shorter (longer side, px); 0 = none
 
     def __post_init__(self):

@@ -67,6 +67,7 @@ class GeneratorConfig:
     val_subjects: tuple[str, ...] = VAL_SUBJECTS
     test_subjects: tuple[str, ...] = TEST_SUBJECTS
     exclude_subjects: tuple[str, ...] = PSEUDO_SUBJECTS   # never rendered (another set's source)
+    activities: tuple[str, ...] = ()  # only frames of these activity classes (pseudo: data.pseudo_activities); () = all
     max_salsa_share: float = 0.25     # cap on cmu60+cmu61 in a sampled split (README: 65 % raw)
     crop_mm: float = 2200.0           # crop side at the pelvis depth, mm
     supersample: int = 2              # RGB samples per pixel side (mask: pixel centre only)
@@ -113,7 +114,7 @@ class GeneratorConfig:
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        for k in ("val_subjects", "test_subjects", "exclude_subjects"):
+        for k in ("val_subjects", "test_subjects", "exclude_subjects", "activities"):
             d[k] = list(getattr(self, k))
         return d
 
@@ -124,6 +125,8 @@ class GeneratorConfig:
         d.pop("poses")
         if d["geodesic"]["method"] == "fmm":   # added later: fmm builds keep the hash they had
             del d["geodesic"]["method"]
+        if not d["activities"]:                # added later: builds of every activity keep their hash
+            del d["activities"]
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -158,6 +161,7 @@ def generator_config(data_cfg: DataConfig, **overrides) -> GeneratorConfig:
     rig, background = DATASET_RIGS[data_cfg.dataset]
     if data_cfg.dataset == "pseudo":
         rig = data_cfg.pseudo_rig          # the recipe's choice (default "overhead", chosen on val)
+        activities = tuple(a.strip() for a in data_cfg.pseudo_activities.split(",") if a.strip())
     poses_path = Path(data_cfg.poses) if data_cfg.poses else EMBEDDED_POSES
     if not poses_path.is_file():
         raise ValueError(f"DataConfig.poses: no such file {str(poses_path)!r}")
@@ -172,6 +176,7 @@ def generator_config(data_cfg: DataConfig, **overrides) -> GeneratorConfig:
         fields.update(val_subjects=PSEUDO_VAL_SUBJECTS, test_subjects=(), test_frames=0,
                       exclude_subjects=TARGET_TRAIN_SUBJECTS + VAL_SUBJECTS + TEST_SUBJECTS,
                       bone_scale_min=PSEUDO_BONE_SCALE[0], bone_scale_max=PSEUDO_BONE_SCALE[1],
-                      girth_min=PSEUDO_GIRTH[0], girth_max=PSEUDO_GIRTH[1], max_salsa_share=PSEUDO_MAX_SALSA_SHARE)
+                      girth_min=PSEUDO_GIRTH[0], girth_max=PSEUDO_GIRTH[1], max_salsa_share=PSEUDO_MAX_SALSA_SHARE,
+                      activities=activities)
     fields.update(overrides)
     return GeneratorConfig(**fields)

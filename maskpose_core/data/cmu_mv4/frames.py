@@ -183,6 +183,13 @@ def select_frames(gen: GeneratorConfig, src: PoseSource) -> dict[str, np.ndarray
     if keep.size == 0:
         raise ValueError(f"{src.path}: field 'subject' holds no subject outside {list(gen.exclude_subjects)} "
                          f"(reserved for another set: {gen.dataset} never renders them)")
+    if gen.activities:                  # the pseudo set's narrower pose distribution (data.pseudo_activities)
+        held = sorted(str(a) for a in set(src.activity_class[keep]))
+        unknown = [a for a in gen.activities if a not in held]
+        if unknown:
+            raise ValueError(f"data.pseudo_activities: {unknown} not among the activity classes of "
+                             f"{gen.dataset}'s subjects in {src.path}: {held}")
+        keep = keep[np.isin(src.activity_class[keep], gen.activities)]
     is_val = np.isin(src.subject[keep], gen.val_subjects)
     is_test = np.isin(src.subject[keep], gen.test_subjects)
     parts = {"train": keep[~is_val & ~is_test], "val": keep[is_val], "test": keep[is_test]}
