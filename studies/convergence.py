@@ -71,19 +71,26 @@ STUDY = Study(
 
 
 def plateau(runs: pd.DataFrame, curve: str, label: str = "MPJPE † (mm)") -> tuple[int | None, list[str]]:
-    """(the plateau budget of ``curve`` or None, markdown lines of its 2B-vs-B steps) from a runs csv."""
+    """(the plateau budget of ``curve`` or None, markdown lines of its 2B-vs-B steps) from a runs csv.
+    A step measured on fewer than :data:`SEEDS` paired seeds is shown as provisional and decides nothing."""
     ok = runs[runs["status"] == "FINISHED"]
     lines, found = [], None
     for b, b2 in zip(BUDGETS, BUDGETS[1:]):
         at = ok[ok["row"] == row_name(curve, b)].set_index("seed")[label]
         at2 = ok[ok["row"] == row_name(curve, b2)].set_index("seed")[label]
-        paired = (at - at2).dropna() / at.reindex((at - at2).dropna().index)
-        if len(paired) < SEEDS:
-            lines.append(f"| {curve} | {b} → {b2} | {len(paired)}/{SEEDS} seeds paired | | not yet |")
+        diff = (at - at2).dropna()
+        if diff.empty:
+            lines.append(f"| {curve} | {b} → {b2} | not measured yet | | |")
             continue
+        paired = diff / at.reindex(diff.index)
         gain = float(paired.mean())
+        per_seed = ", ".join(f"{g:+.1%} (seed {s})" for s, g in paired.items())
+        if len(paired) < SEEDS:
+            lines.append(f"| {curve} | {b} → {b2} | {per_seed} | {gain:+.1%} | provisional ({len(paired)} of "
+                         f"{SEEDS} seeds) |")
+            continue
         verdict = "plateau" if gain < PLATEAU_GAIN else "still learning"
-        lines.append(f"| {curve} | {b} → {b2} | {', '.join(f'{g:+.1%}' for g in paired)} | {gain:+.1%} | {verdict} |")
+        lines.append(f"| {curve} | {b} → {b2} | {per_seed} | {gain:+.1%} | {verdict} |")
         if found is None and gain < PLATEAU_GAIN:
             found = b
     return found, lines
@@ -103,7 +110,8 @@ def section(runs: pd.DataFrame) -> list[str]:
     ok = runs[runs["status"] == "FINISHED"]
     for curve, b in chosen.items():
         if b is None:
-            lines.append(f"| {curve} | not reached by {BUDGETS[-1]} steps (or not measured yet) | | | | | |")
+            lines.append(f"| {curve} | not decided: no 2B-vs-B step with {SEEDS} paired seeds below "
+                         f"{PLATEAU_GAIN:.0%} yet | | | | | |")
             continue
         at = ok[ok["row"] == row_name(curve, b)]
         cell = lambda col: f"{at[col].mean():.1f} ± {at[col].std(ddof=1):.1f}" if len(at) > 1 else "—"  # noqa: E731

@@ -1,0 +1,31 @@
+"""The plateau rule of studies/convergence.py on hand-built curves: the smallest B whose 2B run
+gains < 2 % (paired mean over 2 seeds); one seed only is provisional and decides nothing."""
+import pandas as pd
+
+from studies.convergence import STUDY, plateau, row_name
+
+
+def _runs(curve: str, values: dict[int, tuple]) -> pd.DataFrame:
+    return pd.DataFrame([{"row": row_name(curve, b), "seed": s, "status": "FINISHED", "MPJPE † (mm)": v}
+                         for b, seeds in values.items() for s, v in enumerate(seeds) if v is not None])
+
+
+def test_the_smallest_budget_whose_doubling_gains_under_2_percent():
+    # 240 → 480: (200 − 180) / 200 = 10 %, (210 − 189) / 210 = 10 %; 480 → 960: 1 % and 2.6 %, mean 1.8 %
+    runs = _runs("target REFERENCE", {240: (200, 210), 480: (180, 189), 960: (178.2, 184.086), 1920: (178, 184)})
+    found, lines = plateau(runs, "target REFERENCE")
+    assert found == 480
+    assert "| target REFERENCE | 480 → 960 | +1.0% (seed 0), +2.6% (seed 1) | +1.8% | plateau |" in lines
+    assert lines[0].endswith("| +10.0% | still learning |")
+
+
+def test_one_seed_is_provisional_and_decides_nothing():
+    runs = _runs("pseudo only", {240: (200, None), 480: (199, None)})
+    found, lines = plateau(runs, "pseudo only")
+    assert found is None and "provisional (1 of 2 seeds)" in lines[0]
+
+
+def test_every_budget_is_a_full_run_of_its_own_steps():
+    steps = {r.name: r.overrides.get("train.epochs", r.overrides.get("recipe.stage1_epochs")) * 80 for r in STUDY.rows}
+    assert steps[row_name("target REFERENCE", 1920)] == 1920 and steps[row_name("pseudo only", 240)] == 240
+    assert len(STUDY.rows) == 10
