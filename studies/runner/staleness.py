@@ -16,7 +16,7 @@ runner uses); the data set and command-line layers stay as recorded. Then:
 * a report older than these columns cannot be replanned: STALE, "predates recorded configs".
 
 It only shows, never blocks: ``python -m studies.runner.staleness`` prints one line per
-report and marks each report's header (a ``> **STALE** …`` line under its title, removed
+report (and one for the model zoo: :func:`zoo_verdict`) and marks each report's header (a ``> **STALE** …`` line under its title, removed
 again once current); the reports index (``reports/README.md``, :mod:`studies.runner.index`)
 has a column for it, and ``python -m studies.runner.readme_results`` does all three at once.
 """
@@ -175,7 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     for name, verdict in mark_reports(Path(args.reports_dir)).items():
         print(f"{name}: {verdict.text}")
+    print(f"zoo: {zoo_verdict().text}")
     return 0
+
+
+def zoo_verdict() -> Staleness:
+    """The model zoo as the reports are checked: every entry's file of its sha256 and its stage
+    key the one today's code computes (``maskpose zoo verify``)."""
+    from maskpose_core.train.zoo import Zoo
+    problems = [p for found in Zoo().verify().values() for p in found]
+    return Staleness("zoo", bool(problems), problems)
 
 
 if __name__ == "__main__":

@@ -104,3 +104,18 @@ def test_cli_verify_list_and_bad_input(built, tmp_path, capsys):
                      "--folder", str(tmp_path / "z2")])
     assert code == 2 and "zoo build: no entry ['stage1-seed9']" in capsys.readouterr().err
     assert not (tmp_path / "z2").exists()
+
+
+def test_the_staleness_check_covers_the_zoo(built, tmp_path, monkeypatch):
+    from maskpose_core.train import zoo as zoo_module
+    from studies.runner.staleness import zoo_verdict
+
+    folder, _ = built
+    monkeypatch.setattr(zoo_module, "ZOO_DIR", folder)
+    monkeypatch.setattr(zoo_module.Zoo.__init__, "__defaults__", (folder,))
+    assert zoo_verdict().text == "current"
+    copy = _copy_zoo(folder, tmp_path)
+    (copy / "stage1-seed0.pt").write_bytes(b"PK\x03\x04 not the entry")
+    monkeypatch.setattr(zoo_module.Zoo.__init__, "__defaults__", (copy,))
+    verdict = zoo_verdict()
+    assert verdict.stale and verdict.reasons[0].startswith("zoo entry stage1-seed0: ")
