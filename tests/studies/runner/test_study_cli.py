@@ -67,3 +67,12 @@ def test_a_study_on_test_reads_val_where_the_loader_has_no_test_split():
                               rows=(Row(name="Ours", evaluate_on={"data.dataset": "wild"}),))
     assert resolve_study(evaluated_on_wild, args(None)).split == "val"
     assert resolve_study(Study(name="s", title="t", rows=(Row(name="Ours"),), metrics=m), args("3dhp")).split == "val"
+
+
+def test_report_only_writes_the_table_from_finished_runs_and_trains_nothing(store, run_study, capsys):
+    """A long study stopped part-way: --report-only writes its report from what finished (here
+    nothing: every row 0 of N planned) and starts no training (no checkpoint folder)."""
+    assert run_study("convergence", store.args("--report-only", "--rows", "target REFERENCE, 240 steps")) == 0
+    text = (store.reports / "convergence.md").read_text()
+    assert "target REFERENCE, 240 steps" in text and "0/" in text
+    assert not store.storage.exists()
