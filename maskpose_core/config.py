@@ -362,11 +362,8 @@ def _file_identity(path: str) -> str:
         return f"missing:{path}"
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     if key not in _SHA_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        _SHA_CACHE[key] = f"sha256:{digest.hexdigest()}"
+        from maskpose_core.file_hash import file_sha256
+        _SHA_CACHE[key] = f"sha256:{file_sha256(path)}"
     return _SHA_CACHE[key]
 
 

@@ -22,11 +22,12 @@ Loading always goes through ``train/checkpoint.load_checkpoint`` (``weights_only
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from maskpose_core.file_hash import file_sha256 as sha256_of
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"
 MANIFEST = "manifest.json"
@@ -52,14 +53,6 @@ class ZooEntry:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"zoo entry {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(folder: Path) -> dict[str, ZooEntry]:

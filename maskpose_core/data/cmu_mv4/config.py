@@ -16,6 +16,7 @@ from pathlib import Path
 
 from maskpose_core.data.configs import DataConfig
 from maskpose_core.data.geodesic import GeodesicParams
+from maskpose_core.file_hash import file_sha256
 
 # Bump when the renderer's output changes for the same config (invalidates cached builds).
 GENERATOR_VERSION = 1
@@ -140,14 +141,6 @@ class GeneratorConfig:
             size = f"{self.train_frames or 'all'}x{self.val_frames or 'all'}"
             size += f"x{self.test_frames or 'all'}" if self.test_subjects else ""
         return f"{self.dataset}{src}-{self.image_size}px-{size}-{self.hash[:12]}"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def generator_config(data_cfg: DataConfig, **overrides) -> GeneratorConfig:
