@@ -310,12 +310,8 @@ def run_stage(stage: Stage, init: Path | None, opts: LaunchOptions, *, storage: 
                       system_metrics=opts.system_metrics, init_checkpoint=str(init) if init else "")
     try:
         if not stage.trains:
-            from maskpose_core.train.checkpoint import load_checkpoint
-            from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
-            from maskpose_core.train.recipe import check_start
-            state = load_checkpoint(init)
-            check_start(stage, state, where=str(init))
-            metrics, checkpoint = evaluate_checkpoint(state, data, cfg=cfg), None
+            from maskpose_core.train.recipe import evaluate_stage
+            metrics, checkpoint = evaluate_stage(stage, init, data), None
             tracking.log_metrics_once(uri, run_id, {0: metrics})
             tracking.write_json_artifact(uri, run_id, metrics, "final_metrics.json")
         elif plan is None:

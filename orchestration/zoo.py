@@ -65,13 +65,13 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
     root = Path(data_root) if data_root else None
     t0 = time.perf_counter()
     reports = []
-    fit(plan.train, load_data(plan.train.data, root=root, progress=False), hooks=TrainHooks(report=reports.append))
+    data = load_data(plan.train.data, root=root, progress=False)
+    fit(plan.train, data, hooks=TrainHooks(report=reports.append))
     state = reports[-1].state
     target = load_data(plan.target.data, root=root, progress=False)
     metrics = {k: round(v, 3) for k, v in evaluate_checkpoint(state, target, cfg=plan.target).items()
                if k.split("/")[1] in ("mpjpe_mm", "mpjpe_flip_mm", "p_mpjpe_mm", "err2d_flip_pct")}
     path = save_checkpoint(Path(out_dir) / f".{name}.built.pt", state)
-    data = load_data(plan.train.data, root=root, progress=False)
     return {"name": name, "kind": plan.kind, "seed": plan.seed, "stage_key": stage_key(plan.train),
             "steps": plan.steps, "data_hash": str((getattr(data.train, "meta", {}) or {}).get("hash", "")),
             "commit": git_state().get("git_commit", "unknown"), "metrics": metrics, "built": str(path),

@@ -218,24 +218,36 @@ def run_stages(cfg: ExperimentConfig, run_one: Callable[[Stage, Path | None], Ou
     return run_one(last, done.get(last.start_from.name) if last.start_from is not None else None)
 
 
+def start_state(stage: Stage, init: Path | None) -> dict | None:
+    """The checkpoint state ``stage`` starts from (checked against its ``start_from``), or None."""
+    if init is None:
+        return None
+    from maskpose_core.train.checkpoint import load_checkpoint
+    state = load_checkpoint(init)
+    check_start(stage, state, where=str(init))
+    return state
+
+
+def evaluate_stage(stage: Stage, init: Path, data) -> dict[str, float]:
+    """An evaluation-only stage (pseudo only): ``start_from``'s checkpoint as the network of
+    ``stage.cfg``, on ``data`` (``val/…``, ``test/…``); every runner calls this one."""
+    from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
+    return evaluate_checkpoint(start_state(stage, init), data, cfg=stage.cfg)
+
+
 def fit_stage(stage: Stage, init: Path | None, *, root: Path | None = None, progress: bool = False,
               hooks=None) -> StageOutcome:
     """The core's ``run_one``: one stage in this process (``fit``, or ``evaluate_checkpoint``
     for an evaluation-only stage), its final state returned."""
     from maskpose_core.data.registry import load_data
-    from maskpose_core.train.checkpoint import load_checkpoint
-    from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
     from maskpose_core.train.fit import fit
     from maskpose_core.train.hooks import TrainHooks
 
     cfg = stage.cfg
-    state = None
-    if init is not None:
-        state = load_checkpoint(init)
-        check_start(stage, state, where=str(init))
     data = load_data(cfg.data, root=root, progress=progress, pseudo=cfg.recipe.trains_beside_pseudo)
     if not stage.trains:
-        return StageOutcome(evaluate_checkpoint(state, data, cfg=cfg))
+        return StageOutcome(evaluate_stage(stage, init, data))
+    state = start_state(stage, init)
     final: dict = {}
     user = hooks or TrainHooks()
 
