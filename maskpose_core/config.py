@@ -332,8 +332,9 @@ def hashed_fields(cfg) -> dict[str, typing.Any]:
     flat = flatten(cfg)
     whole = isinstance(cfg, ExperimentConfig)
     if whole and not cfg.recipe.has_stage1:
-        # a run on the pseudo set itself (stage 1) is defined by the rig it is rendered with
-        keep = ("data.pseudo_rig",) if cfg.data.dataset == "pseudo" else ()
+        # a run on the pseudo set itself (stage 1) is defined by the rig it is rendered with and
+        # the activities it renders (the pose distribution; "" = every one, left out as before)
+        keep = ("data.pseudo_rig", "data.pseudo_activities") if cfg.data.dataset == "pseudo" else ()
         flat = {k: v for k, v in flat.items()
                 if not (k.startswith("recipe.") or k in RECIPE_DATA_KEYS) or k in keep}
     out = {}

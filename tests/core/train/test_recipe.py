@@ -75,7 +75,7 @@ def test_stage1_is_supervised_on_the_pseudo_set_and_its_key_says_which_rows_shar
         == _key(cfg)
     # an architecture key, the seed, stage 1's own budget do change it
     for change in ({"model.input": "image"}, {"model.width": 16}, {"seed": 1}, {"recipe.stage1_epochs": 5},
-                   {"data.pseudo_rig": "ring"}):
+                   {"data.pseudo_rig": "ring"}, {"data.pseudo_activities": "dance,walk"}):
         assert _key(apply_overrides(cfg, change)) != _key(cfg), change
     # Δ shapes the render ψ learns on in stage 1; without ψ it shapes nothing there
     assert _key(apply_overrides(cfg, {"loss.delta": False})) != _key(cfg)
