@@ -3,6 +3,7 @@
     maskpose zoo list [--json]                     # kind, seed, stage key, sha256 per entry
     maskpose zoo verify                            # every entry's sha256 and stage key current; rc 1 if not
     maskpose zoo build [--entries NAME ...] [--steps KIND=N ...] [--parallel K] [--folder DIR]
+    maskpose zoo adopt NAME CHECKPOINT [--steps KIND=N]   # a finished run of the entry's own config
 
 ``build`` retrains the entries named (default: every entry of ``zoo_catalog.catalog()``) from
 nothing, each independent of the others: in this process one after the other, or with
@@ -10,6 +11,12 @@ nothing, each independent of the others: in this process one after the other, or
 entry is evaluated on the target's val and test splits and written with its manifest line
 (``maskpose_core/train/zoo.py``: the old entry stays in place until the new one is complete).
 The entries are weights only (≈ 2 MB each) and are committed inside the package.
+
+``adopt`` takes the final checkpoint of a run that trained exactly the entry's stage (its stage
+key equal to the entry's, every epoch of its budget done; e.g. ``studies/convergence.py``'s row
+at the plateau budget, whose stage 1 lies in ``checkpoints/stages/``), evaluates it as ``build``
+does and records where it came from (``source``); the rebuild command stays ``zoo build``'s. A
+checkpoint of another config is refused naming the keys that differ.
 """
 from __future__ import annotations
 
@@ -53,13 +60,9 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
     """Train and evaluate one entry; its state written to ``out_dir`` (a temporary file the
     driver moves into the zoo); returns the manifest fields. Runs in a Ray task or here."""
     from maskpose_core.data.registry import load_data
-    from maskpose_core.train.checkpoint import save_checkpoint
-    from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
     from maskpose_core.train.fit import fit
     from maskpose_core.train.hooks import TrainHooks
-    from maskpose_core.train.recipe import stage_key
     from maskpose_core.train.zoo_catalog import catalog
-    from orchestration.tracking import git_state
 
     plan = catalog(profile, steps)[name]
     root = Path(data_root) if data_root else None
@@ -67,16 +70,82 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
     reports = []
     data = load_data(plan.train.data, root=root, progress=False)
     fit(plan.train, data, hooks=TrainHooks(report=reports.append))
-    state = reports[-1].state
-    target = load_data(plan.target.data, root=root, progress=False)
+    meta = entry_meta(plan, reports[-1].state, data_hash=_data_hash(data), data_root=data_root, out_dir=out_dir)
+    return {**meta, "source": "maskpose zoo build", "minutes": round((time.perf_counter() - t0) / 60, 1)}
+
+
+def _data_hash(data) -> str:
+    return str((getattr(data.train, "meta", {}) or {}).get("hash", ""))
+
+
+def entry_meta(plan, state: dict, *, data_hash: str, data_root: str, out_dir: str) -> dict:
+    """Evaluate ``state`` as entry ``plan`` on the target's val and test splits; write it to
+    ``out_dir`` under a temporary name; return the manifest fields (``built``: that file)."""
+    from maskpose_core.data.registry import load_data
+    from maskpose_core.train.checkpoint import save_checkpoint
+    from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
+    from maskpose_core.train.recipe import stage_key
+    from orchestration.tracking import git_state
+
+    name = plan.name
+    target = load_data(plan.target.data, root=Path(data_root) if data_root else None, progress=False)
     metrics = {k: round(v, 3) for k, v in evaluate_checkpoint(state, target, cfg=plan.target).items()
                if k.split("/")[1] in ("mpjpe_mm", "mpjpe_flip_mm", "p_mpjpe_mm", "err2d_flip_pct")}
     path = save_checkpoint(Path(out_dir) / f".{name}.built.pt", state)
     return {"name": name, "kind": plan.kind, "seed": plan.seed, "stage_key": stage_key(plan.train),
-            "steps": plan.steps, "data_hash": str((getattr(data.train, "meta", {}) or {}).get("hash", "")),
+            "steps": plan.steps, "data_hash": data_hash,
             "commit": git_state().get("git_commit", "unknown"), "metrics": metrics, "built": str(path),
-            "command": f"maskpose zoo build --entries {name} --steps {plan.kind}={plan.steps}",
-            "minutes": round((time.perf_counter() - t0) / 60, 1)}
+            "command": f"maskpose zoo build --entries {name} --steps {plan.kind}={plan.steps}"}
+
+
+def check_adoptable(plan, state: dict, checkpoint: Path) -> None:
+    """Refuse a checkpoint that is not entry ``plan``'s stage trained to its end (named)."""
+    from maskpose_core.config import hashed_fields
+    from maskpose_core.train.checkpoint import config_of
+    from maskpose_core.train.recipe import SPEED_KEYS, stage_key
+    cfg = config_of(state)
+    if stage_key(cfg) != stage_key(plan.train):
+        have, want = hashed_fields(cfg), hashed_fields(plan.train)
+        diff = sorted(k for k in set(have) | set(want) if k not in SPEED_KEYS and have.get(k) != want.get(k))
+        shown = ", ".join(f"{k}: {have.get(k, '(default)')!r} (entry: {want.get(k, '(default)')!r})" for k in diff[:8])
+        raise ValueError(f"zoo adopt {plan.name}: {checkpoint} was trained with another config: {shown}")
+    epochs = plan.train.train.epochs           # the stage's own budget (stage 1's epochs in a stage-1 config)
+    if int(state.get("epoch", -1)) + 1 != epochs:
+        raise ValueError(f"zoo adopt {plan.name}: {checkpoint} stopped after epoch {int(state.get('epoch', -1)) + 1} "
+                         f"of the entry's {epochs} (an unfinished run)")
+
+
+def adopt(name: str, checkpoint: Path, *, steps: dict[str, int], folder: Path, profile: str = "quick",
+          data_root: str = "") -> ZooEntry:
+    """Make ``checkpoint`` (a finished run of entry ``name``'s own config) that entry."""
+    from maskpose_core.train.checkpoint import load_checkpoint
+    from maskpose_core.train.zoo_catalog import catalog
+
+    plans = catalog(profile, steps)
+    if name not in plans:
+        raise ValueError(f"zoo adopt: no entry {name!r} at these budgets; entries are {sorted(plans) or 'none'} "
+                         f"(a kind without a measured plateau needs --steps KIND=N)")
+    plan = plans[name]
+    state = load_checkpoint(checkpoint)
+    check_adoptable(plan, state, Path(checkpoint))
+    _check_writable(folder)
+    from maskpose_core.data.registry import load_data
+    from maskpose_core.train.checkpoint import config_of
+    data = load_data(config_of(state).data, root=Path(data_root) if data_root else None, progress=False)
+    meta = entry_meta(plan, state, data_hash=_data_hash(data), data_root=data_root, out_dir=str(folder))
+    meta["source"] = f"adopted from {checkpoint} (MLflow run {state.get('mlflow_run_id', 'unknown')})"
+    built = Path(meta.pop("built"))
+    entry = Zoo(folder).add(ZooEntry(file=f"{name}.pt", sha256="", size_bytes=0, **meta), load_checkpoint(built))
+    built.unlink()
+    log.info("zoo entry %s adopted from %s: %s", name, checkpoint, entry.sha256[:12])
+    return entry
+
+
+def _check_writable(folder: Path) -> None:
+    probe = folder if folder.exists() else folder.parent
+    if not os.access(probe, os.W_OK):
+        raise ValueError(f"zoo folder {folder} is not writable")
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def build(names: list[str] | None, *, steps: dict[str, int], folder: Path, profile: str = "quick",
@@ -94,10 +163,7 @@ def build(names: list[str] | None, *, steps: dict[str, int], folder: Path, profi
     if unknown:
         raise ValueError(f"zoo build: no entry {unknown} at these budgets; entries are {sorted(plans) or 'none'} "
                          f"(a kind without a measured plateau needs --steps KIND=N)")
-    probe = folder if folder.exists() else folder.parent
-    if not os.access(probe, os.W_OK):
-        raise ValueError(f"zoo folder {folder} is not writable")
-    folder.mkdir(parents=True, exist_ok=True)
+    _check_writable(folder)
     zoo = Zoo(folder)
     if parallel > 1:
         import ray
@@ -111,7 +177,7 @@ def build(names: list[str] | None, *, steps: dict[str, int], folder: Path, profi
     out = []
     for meta in done:
         built = Path(meta.pop("built"))
-        minutes = meta.pop("minutes")
+        minutes = meta["minutes"]
         entry = ZooEntry(file=f"{meta['name']}.pt", sha256="", size_bytes=0, **meta)
         out.append(zoo.add(entry, load_checkpoint(built)))
         built.unlink()
@@ -129,16 +195,26 @@ def main_zoo(args) -> int:
         ok, text = verify(zoo)
         print(text)
         return 0 if ok else 1
-    steps = {}
-    for item in args.steps:
-        kind, sep, value = item.partition("=")
-        if not sep or not value.isdigit():
-            raise ValueError(f"--steps takes KIND=N (e.g. stage1=1920), got {item!r}")
-        steps[kind] = int(value)
+    steps = _steps(args.steps)
+    if args.zoo_command == "adopt":
+        e = adopt(args.name, Path(args.checkpoint), steps=steps, folder=zoo.folder, profile=args.profile,
+                  data_root=args.data_root)
+        print(json.dumps({"name": e.name, "sha256": e.sha256, "stage_key": e.stage_key, "source": e.source}))
+        return 0
     built = build(args.entries, steps=steps, folder=zoo.folder, profile=args.profile, data_root=args.data_root,
                   parallel=args.parallel)
     print(json.dumps([{"name": e.name, "sha256": e.sha256, "stage_key": e.stage_key} for e in built]))
     return 0
+
+
+def _steps(items: list[str]) -> dict[str, int]:
+    steps = {}
+    for item in items:
+        kind, sep, value = item.partition("=")
+        if not sep or not value.isdigit():
+            raise ValueError(f"--steps takes KIND=N (e.g. stage1=1920), got {item!r}")
+        steps[kind] = int(value)
+    return steps
 
 
 def add_parser(sub) -> None:
@@ -154,5 +230,12 @@ def add_parser(sub) -> None:
     b.add_argument("--parallel", type=int, default=1, help="entries at once as Ray tasks")
     b.add_argument("--profile", default="quick", choices=("smoke", "quick"))
     b.add_argument("--data-root", default="")
-    for p in (ls, b, zsub.choices["verify"]):
+    a = zsub.add_parser("adopt", help="make a finished run of an entry's own config that entry")
+    a.add_argument("name", metavar="NAME", help="the entry, e.g. reference-seed0")
+    a.add_argument("checkpoint", metavar="CHECKPOINT", help="the run's final checkpoint file")
+    a.add_argument("--steps", action="append", default=[], metavar="KIND=N",
+                   help="budget of a kind in steps (default: its measured plateau)")
+    a.add_argument("--profile", default="quick", choices=("smoke", "quick"))
+    a.add_argument("--data-root", default="")
+    for p in (ls, b, a, zsub.choices["verify"]):
         p.add_argument("--folder", default="", help="zoo folder (default: the package's maskpose_core/zoo)")

@@ -48,6 +48,8 @@ class ZooEntry:
     data_hash: str = ""
     commit: str = ""
     command: str = ""             # the command that rebuilds it
+    source: str = ""              # how these bytes were made: "maskpose zoo build" or "adopted from <run>"
+    minutes: float = 0.0          # wall time of the build (training and evaluation); 0 when adopted
     metrics: dict = field(default_factory=dict)   # val/… and test/… on the target
 
     def __post_init__(self):

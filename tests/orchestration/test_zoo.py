@@ -119,3 +119,31 @@ def test_the_staleness_check_covers_the_zoo(built, tmp_path, monkeypatch):
     monkeypatch.setattr(zoo_module.Zoo.__init__, "__defaults__", (copy,))
     verdict = zoo_verdict()
     assert verdict.stale and verdict.reasons[0].startswith("zoo entry stage1-seed0: ")
+
+
+def test_adopt_takes_a_finished_run_of_the_entrys_config_and_refuses_any_other(built, tmp_path, capsys):
+    import torch
+
+    folder, entry = built
+    run = folder / "stage1-seed0.pt"             # a finished run of stage1-seed0's own config (weights only)
+    code = cli.main(["zoo", "adopt", "stage1-seed0", str(run), "--profile", "smoke", "--steps", "stage1=80",
+                     "--folder", str(tmp_path / "z")])
+    assert code == 0
+    adopted = Zoo(tmp_path / "z").entry("stage1-seed0")
+    assert adopted.sha256 == entry.sha256 and adopted.stage_key == entry.stage_key     # the same bytes
+    assert adopted.metrics == entry.metrics and adopted.source.startswith(f"adopted from {run}")
+    assert adopted.command == entry.command and entry.source == "maskpose zoo build" and entry.minutes > 0
+    capsys.readouterr()
+    # another seed's entry: refused naming the key that differs; nothing written
+    code = cli.main(["zoo", "adopt", "stage1-seed1", str(run), "--profile", "smoke", "--steps", "stage1=80",
+                     "--folder", str(tmp_path / "z1")])
+    err = capsys.readouterr().err
+    assert code == 2 and "zoo adopt stage1-seed1: " in err and "seed: 0 (entry: 1)" in err
+    assert not (tmp_path / "z1").exists()
+    # an unfinished run (its last epoch not reached)
+    state = torch.load(run, weights_only=True)
+    torch.save({**state, "epoch": -1}, tmp_path / "early.pt")
+    code = cli.main(["zoo", "adopt", "stage1-seed0", str(tmp_path / "early.pt"), "--profile", "smoke", "--steps",
+                     "stage1=80", "--folder", str(tmp_path / "z2")])
+    assert code == 2 and "stopped after epoch 0 of the entry's 1 (an unfinished run)" in capsys.readouterr().err
+    assert not (tmp_path / "z2").exists()
