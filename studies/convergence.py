@@ -17,11 +17,14 @@ stand beside it and choose nothing.
 """
 from __future__ import annotations
 
+import argparse
 import math
 import sys
+from pathlib import Path
 
 import pandas as pd
 
+from orchestration.runtime import project_root
 from studies.definitions import NO_TEMPLATE, QUICK_BUDGET
 from studies.runner.cli import main_with_section
 from studies.runner.plan import Metric, Row, Study
@@ -100,6 +103,7 @@ def section(runs: pd.DataFrame) -> list[str]:
     lines = ["", "## The plateau of each curve", "",
              f"Gain of 2B over B = (MPJPE †(B) − MPJPE †(2B)) / MPJPE †(B), per seed (val); the plateau is the "
              f"smallest B whose mean gain is below {PLATEAU_GAIN:.0%}.", "",
+             "![learning curves: val solid, test dashed](convergence_curves.png)", "",
              "| curve | B → 2B | gain per seed | mean | verdict |", "|---|---|---|---|---|"]
     chosen = {}
     for curve in CURVES:
@@ -126,10 +130,67 @@ def section(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
+def curves_png(runs: pd.DataFrame) -> bytes:
+    """The learning curves: per curve, val (solid, each seed a dot) and test (dashed) MPJPE † and
+    P-MPJPE against the run's budget (log2 axis); PNG bytes."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = runs[runs["status"] == "FINISHED"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric in zip(axes, ("MPJPE † (mm)", "P-MPJPE (mm)")):
+        for curve, color in zip(CURVES, ("tab:gray", "tab:blue")):
+            rows = [(b, ok[ok["row"] == row_name(curve, b)]) for b in BUDGETS]
+            rows = [(b, r) for b, r in rows if len(r)]
+            if not rows:
+                continue
+            for b, r in rows:
+                ax.scatter([b] * len(r), r[metric], color=color, s=12, alpha=0.6)
+            ax.plot([b for b, _ in rows], [r[metric].mean() for _, r in rows], color=color, label=f"{curve}, val")
+            ax.plot([b for b, _ in rows], [r[f"test {metric}"].mean() for _, r in rows], color=color, ls="--",
+                    label=f"{curve}, test")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(BUDGETS, [str(b) for b in BUDGETS])
+        ax.set_xlabel("training steps (batch 32; cosine decay over each run's own steps)")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_curves(reports_dir: Path) -> Path | None:
+    """``convergence_curves.png`` from ``convergence_runs.csv`` (None when there is no csv yet)."""
+    csv = reports_dir / f"{STUDY.name}_runs.csv"
+    if not csv.is_file():
+        return None
+    out = reports_dir / f"{STUDY.name}_curves.png"
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(curves_png(pd.read_csv(csv)))
+    tmp.replace(out)
+    return out
+
+
 def _mean(ok: pd.DataFrame, curve: str, b: int, col: str) -> float:
     values = ok[ok["row"] == row_name(curve, b)][col]
     return float(values.mean()) if len(values) else math.nan
 
 
+def main() -> int:
+    status = main_with_section(STUDY, description=__doc__, heading="## The plateau of each curve", section=section)
+    if "--dry-run" not in sys.argv:
+        ap = argparse.ArgumentParser(add_help=False)
+        ap.add_argument("--reports-dir", default="")
+        opts, _ = ap.parse_known_args()
+        write_curves(Path(opts.reports_dir) if opts.reports_dir else project_root() / "reports")
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main_with_section(STUDY, description=__doc__, heading="## The plateau of each curve", section=section))
+    sys.exit(main())

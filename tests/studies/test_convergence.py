@@ -29,3 +29,16 @@ def test_every_budget_is_a_full_run_of_its_own_steps():
     steps = {r.name: r.overrides.get("train.epochs", r.overrides.get("recipe.stage1_epochs")) * 80 for r in STUDY.rows}
     assert steps[row_name("target REFERENCE", 1920)] == 1920 and steps[row_name("pseudo only", 240)] == 240
     assert len(STUDY.rows) == 10
+
+
+def test_the_curves_plot_is_written_from_the_runs_csv(tmp_path):
+    from studies.convergence import write_curves
+    assert write_curves(tmp_path) is None                          # no runs csv yet: nothing written
+    runs = _runs("target REFERENCE", {240: (200, 210), 480: (180, 189)})
+    runs["P-MPJPE (mm)"] = runs["MPJPE † (mm)"] * 0.7
+    runs["test MPJPE † (mm)"] = runs["MPJPE † (mm)"] + 10
+    runs["test P-MPJPE (mm)"] = runs["P-MPJPE (mm)"] + 5
+    runs.to_csv(tmp_path / "convergence_runs.csv", index=False)
+    out = write_curves(tmp_path)
+    assert out.name == "convergence_curves.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
