@@ -42,3 +42,19 @@ def test_the_curves_plot_is_written_from_the_runs_csv(tmp_path):
     out = write_curves(tmp_path)
     assert out.name == "convergence_curves.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_gap_is_paired_by_seed_with_its_interval():
+    from studies.convergence import gap_lines
+    cols = ("MPJPE † (mm)", "P-MPJPE (mm)", "test MPJPE † (mm)", "test P-MPJPE (mm)")
+    rows = []
+    for curve, vals in (("target REFERENCE", (150.0, 160.0)), ("pseudo only", (180.0, 194.0))):
+        for seed, v in enumerate(vals):
+            rows.append({"row": row_name(curve, 1920), "seed": seed, "status": "FINISHED", **{c: v for c in cols}})
+    ok = pd.DataFrame(rows)
+    # gaps 30 and 34: mean 32, s = √8, half = t(0.975, 1) · √8 / √2 = 12.706205 · 2 = 25.4124
+    lines = gap_lines(ok, {"target REFERENCE": 1920, "pseudo only": 1920})
+    assert "| 1920 (n = 2) | +32.0 | [+6.6, +57.4] |" in lines[5]
+    assert "MPJPE † (mm) +32.0 [+6.6, +57.4] (bar ≥ 30: met)" in lines[-1]
+    assert "P-MPJPE (mm) +32.0" in lines[-1]
+    assert gap_lines(ok, {"target REFERENCE": None, "pseudo only": 1920})[-1].startswith("| 1920")
