@@ -311,7 +311,7 @@ def run_stage(stage: Stage, init: Path | None, opts: LaunchOptions, *, storage: 
     try:
         if not stage.trains:
             from maskpose_core.train.recipe import evaluate_stage
-            metrics, checkpoint = evaluate_stage(stage, init, data), None
+            metrics, checkpoint = evaluate_stage(stage, init, data, root=Path(data.folder).parent), None
             tracking.log_metrics_once(uri, run_id, {0: metrics})
             tracking.write_json_artifact(uri, run_id, metrics, "final_metrics.json")
         elif plan is None:

@@ -228,11 +228,20 @@ def start_state(stage: Stage, init: Path | None) -> dict | None:
     return state
 
 
-def evaluate_stage(stage: Stage, init: Path, data) -> dict[str, float]:
+def evaluate_stage(stage: Stage, init: Path, data, *, root: Path | None = None) -> dict[str, float]:
     """An evaluation-only stage (pseudo only): ``start_from``'s checkpoint as the network of
-    ``stage.cfg``, on ``data`` (``val/…``, ``test/…``); every runner calls this one."""
+    ``stage.cfg``, on ``data`` (``val/…``, ``test/…``), and the stage-1 checkpoint as it was
+    trained on the pseudo set's own val split (``pseudo_val/…``; none when that set has no val
+    subject left, e.g. ``data.pseudo_activities=dance``). Every runner calls this one."""
+    from maskpose_core.data.registry import load_data
+    from maskpose_core.train.checkpoint import load_checkpoint
     from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
-    return evaluate_checkpoint(start_state(stage, init), data, cfg=stage.cfg)
+    out = evaluate_checkpoint(start_state(stage, init), data, cfg=stage.cfg)
+    source = stage.start_from.cfg
+    pseudo = load_data(source.data, root=root, progress=False)
+    if pseudo.val is not None and len(pseudo.val):
+        out.update(evaluate_checkpoint(load_checkpoint(init), pseudo.val, cfg=source, name="pseudo_val"))
+    return out
 
 
 def fit_stage(stage: Stage, init: Path | None, *, root: Path | None = None, progress: bool = False,
@@ -246,7 +255,7 @@ def fit_stage(stage: Stage, init: Path | None, *, root: Path | None = None, prog
     cfg = stage.cfg
     data = load_data(cfg.data, root=root, progress=progress, pseudo=cfg.recipe.trains_beside_pseudo)
     if not stage.trains:
-        return StageOutcome(evaluate_stage(stage, init, data))
+        return StageOutcome(evaluate_stage(stage, init, data, root=root))
     state = start_state(stage, init)
     final: dict = {}
     user = hooks or TrainHooks()

@@ -26,7 +26,8 @@ from maskpose_core.metrics_oracle import ORACLE_KEYS
 
 KINDS = ("train", "baseline", "reference", "unavailable")
 VIEWS = ("plain", "flip", "spp")      # <split>/<key>, <split>/<key † version> (SF), <split>_spp/<key>
-SPLITS = ("val", "test")              # the metric prefixes fit logs at the end of a run
+SPLITS = ("val", "test", "pseudo_val")   # the metric prefixes a run logs at its end (pseudo_val: pseudo only's
+                                         # stage 1 on the pseudo set's own val split)
 # raw data sets whose loader has no test split: their evaluation split is ``val`` (3dhp: the
 # held-out subjects; wild: the images themselves), so a study that reports on test reads val there
 NO_TEST_SPLIT = ("3dhp", "wild")

@@ -38,3 +38,13 @@ def test_stage1_is_one_cached_run_shared_by_the_recipe_rows(smoke_data_root, tmp
     inputs = {d.dataset.name for d in client.get_run(full.run_id).inputs.dataset_inputs}
     assert {"cmu-mv4/train", "cmu-mv4/val", "cmu-mv4/test", "pseudo/train"} <= inputs
     assert "train/loss_pseudo" in full.metrics and "train/loss" not in only.metrics
+    # pseudo only also reports its stage 1 on the pseudo set's own val split, as trained
+    from maskpose_core.data.registry import load_data
+    from maskpose_core.train.checkpoint import load_checkpoint
+    from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
+    s1 = stages(full_cfg)[0]
+    direct = evaluate_checkpoint(load_checkpoint(cached), load_data(s1.cfg.data, root=smoke_data_root).val,
+                                 cfg=s1.cfg, name="pseudo_val")
+    logged = client.get_run(only.run_id).data.metrics
+    assert logged["pseudo_val/mpjpe_flip_mm"] == direct["pseudo_val/mpjpe_flip_mm"]
+    assert "pseudo_val/mpjpe_flip_mm" not in client.get_run(full.run_id).data.metrics
