@@ -239,7 +239,7 @@ def evaluate_stage(stage: Stage, init: Path, data, *, root: Path | None = None) 
     out = evaluate_checkpoint(start_state(stage, init), data, cfg=stage.cfg)
     source = stage.start_from.cfg
     pseudo = load_data(source.data, root=root, progress=False)
-    if pseudo.val is not None and len(pseudo.val):
+    if getattr(pseudo.val, "split", "") == "val" and len(pseudo.val):      # not train standing in for it
         out.update(evaluate_checkpoint(load_checkpoint(init), pseudo.val, cfg=source, name="pseudo_val"))
     return out
 
