@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.runtime import project_root
+from maskpose_core.train.zoo_catalog import PSEUDO_ACTIVITIES     # the narrower pseudo set (chosen on val)
 from studies.definitions import NO_TEMPLATE, QUICK_BUDGET
 from studies.runner.cli import main_with_section
 from studies.runner.paired import paired_effect
@@ -37,7 +38,6 @@ STEPS_PER_EPOCH = QUICK_BUDGET["quick"]["train.steps_per_epoch"]
 BUDGETS = (240, 480, 960, 1920, 3840)       # steps; 240 · 2^k
 PLATEAU_GAIN = 0.02                         # 2B must beat B by less than this share (paired mean)
 SEEDS = 2
-PSEUDO_ACTIVITIES = "dance"                 # the narrower pseudo set's activities (chosen on val)
 NARROW = f"pseudo only ({PSEUDO_ACTIVITIES})"
 CURVES = ("target REFERENCE", "pseudo only", NARROW)
 PSEUDO_CURVES = ("pseudo only", NARROW)
