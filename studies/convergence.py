@@ -70,14 +70,12 @@ def _rows() -> tuple[Row, ...]:
 VAL = (Metric("mpjpe_flip_mm", "MPJPE † (mm)"), Metric("p_mpjpe_mm", "P-MPJPE (mm)"),
        Metric("err2d_flip_pct", "2D † (% crop)", digits=2))
 TEST = tuple(Metric(m.key, f"test {m.label}", digits=m.digits, split="test") for m in VAL)
-# pseudo only: its stage 1 on the pseudo set's own val split (what it was trained for; REFERENCE rows: —)
-PSEUDO_VAL = (Metric("mpjpe_flip_mm", "stage 1 on pseudo val: MPJPE † (mm)", split="pseudo_val"),)
 
 STUDY = Study(
     name="convergence",
     title="Learning curves — full runs at 240 · 2^k steps, the plateau of each curve (val; test beside)",
     rows=_rows(),
-    metrics=VAL + TEST + PSEUDO_VAL,
+    metrics=VAL + TEST,
     seeds=SEEDS,
     split="val",
     profile_base=QUICK_BUDGET,
