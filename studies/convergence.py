@@ -199,7 +199,8 @@ def curves_png(runs: pd.DataFrame) -> bytes:
         ax.set_xlabel("training steps (batch 32; cosine decay over each run's own steps)")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
