@@ -21,13 +21,11 @@ stand beside it and choose nothing.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from orchestration.runtime import project_root
 from maskpose_core.train.zoo_catalog import PSEUDO_ACTIVITIES     # the narrower pseudo set (chosen on val)
 from studies.definitions import NO_TEMPLATE, QUICK_BUDGET
 from studies.runner.cli import main_with_section
@@ -223,13 +221,8 @@ def write_curves(reports_dir: Path) -> Path | None:
 
 
 def main() -> int:
-    status = main_with_section(STUDY, description=__doc__, heading="## The plateau of each curve", section=section)
-    if "--dry-run" not in sys.argv:
-        ap = argparse.ArgumentParser(add_help=False)
-        ap.add_argument("--reports-dir", default="")
-        opts, _ = ap.parse_known_args()
-        write_curves(Path(opts.reports_dir) if opts.reports_dir else project_root() / "reports")
-    return status
+    return main_with_section(STUDY, description=__doc__, heading="## The plateau of each curve", section=section,
+                             after=write_curves)
 
 
 if __name__ == "__main__":

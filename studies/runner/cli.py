@@ -246,9 +246,10 @@ def _command() -> str:
     return " ".join(["python", shlex.quote(str(script))] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
-def main_with_section(study: Study, *, description: str, heading: str, section) -> int:
+def main_with_section(study: Study, *, description: str, heading: str, section, after=None) -> int:
     """``main``, then one section computed from the study's runs csv appended to its report
-    (``report.append_section``); nothing is appended on ``--dry-run``."""
+    (``report.append_section``), then ``after(reports_dir)`` (e.g. a study's own figure); nothing
+    of either on ``--dry-run``."""
     status = main(study, description=description)
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--reports-dir", default="")
@@ -257,4 +258,6 @@ def main_with_section(study: Study, *, description: str, heading: str, section) 
     if not opts.dry_run:
         reports_dir = Path(opts.reports_dir) if opts.reports_dir else project_root() / "reports"
         report.append_section(reports_dir, study.name, heading, section)
+        if after is not None:
+            after(reports_dir)
     return status
