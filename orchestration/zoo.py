@@ -71,7 +71,7 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
     data = load_data(plan.train.data, root=root, progress=False)
     fit(plan.train, data, hooks=TrainHooks(report=reports.append))
     meta = entry_meta(plan, reports[-1].state, data_hash=_data_hash(data), data_root=data_root, out_dir=out_dir)
-    return {**meta, "source": "maskpose zoo build", "minutes": round((time.perf_counter() - t0) / 60, 1)}
+    return {**meta, "source": "maskpose zoo build", "minutes": round((time.perf_counter() - t0) / 60, 3)}
 
 
 def _data_hash(data) -> str:
