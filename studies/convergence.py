@@ -13,7 +13,10 @@ reports/precision.md). The curves:
 * ``pseudo only (dance)`` — the same on a pseudo set that renders only the source subjects'
   dance (``data.pseudo_activities=dance``): a narrower pose distribution than the target's
   (dance, martial arts, sport, walk in train; jump, walk, acrobatics, dance in val), chosen on
-  val because the gap to the REFERENCE survives the budget with it (docs/method-notes.md).
+  val because the gap to the REFERENCE survives the budget with it (docs/method-notes.md);
+* ``stage 2, Full`` and ``stage 2, masks off`` — stage 2 of B steps started from the converged
+  stage 1 (``zoo_catalog.PLATEAU_STEPS["stage1"]`` steps on the dance set; the rows exist once
+  that plateau is set), and what the masks add at each B (masks off − Full, paired).
 
 **Plateau** (issue 29): the smallest budget B such that the run of 2B steps beats B's final
 full-val MPJPE † by less than 2 %, mean of the 2 seeds paired. Chosen on val; the test columns
@@ -26,8 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from maskpose_core.train.zoo_catalog import PSEUDO_ACTIVITIES     # the narrower pseudo set (chosen on val)
-from studies.definitions import NO_TEMPLATE, QUICK_BUDGET
+from maskpose_core.train.zoo_catalog import PLATEAU_STEPS, PSEUDO_ACTIVITIES     # the narrower pseudo set (chosen on val)
+from studies.definitions import MASKS_OFF, NO_TEMPLATE, QUICK_BUDGET, TWO_STAGE
 from studies.runner.cli import main_with_section
 from studies.runner.paired import paired_effect
 from studies.runner.plan import Metric, Row, Study
@@ -37,17 +40,23 @@ BUDGETS = (240, 480, 960, 1920, 3840)       # steps; 240 · 2^k
 PLATEAU_GAIN = 0.02                         # 2B must beat B by less than this share (paired mean)
 SEEDS = 2
 NARROW = f"pseudo only ({PSEUDO_ACTIVITIES})"
-CURVES = ("target REFERENCE", "pseudo only", NARROW)
+FULL, MASKS_OFF_CURVE = "stage 2, Full", "stage 2, masks off"
+STAGE2_CURVES = (FULL, MASKS_OFF_CURVE)
+CURVES = ("target REFERENCE", "pseudo only", NARROW) + STAGE2_CURVES
 PSEUDO_CURVES = ("pseudo only", NARROW)
-# the all-activity curve stops at 1920: it is the "before" of the widening, not a benchmark curve
-CURVE_BUDGETS = {"target REFERENCE": BUDGETS, "pseudo only": BUDGETS[:4], NARROW: (960, 1920, 3840)}
+# the all-activity curve stops at 1920: it is the "before" of the widening, not a benchmark curve.
+# Stage 2 starts from the converged stage 1 (the zoo's plateau), so its curve starts short.
+CURVE_BUDGETS = {"target REFERENCE": BUDGETS, "pseudo only": BUDGETS[:4], NARROW: (960, 1920, 3840),
+                 FULL: BUDGETS[:3], MASKS_OFF_CURVE: BUDGETS[:3]}
 
 
 def row_name(curve: str, steps: int) -> str:
     return f"{curve}, {steps} steps"
 
 
-def _rows() -> tuple[Row, ...]:
+def _rows(stage1_steps: int | None = PLATEAU_STEPS["stage1"]) -> tuple[Row, ...]:
+    """Every (curve, budget) row; the stage-2 curves only once stage 1's plateau ``stage1_steps``
+    is measured (they start from that stage 1: the zoo's entry of the same seed, or the curve's run)."""
     out = []
     for steps in BUDGETS:
         epochs = steps // STEPS_PER_EPOCH
@@ -64,6 +73,15 @@ def _rows() -> tuple[Row, ...]:
                            overrides={**NO_TEMPLATE, "recipe.stages": "pseudo_only", "recipe.stage1_epochs": epochs,
                                       "data.pseudo_activities": PSEUDO_ACTIVITIES},
                            note=f"the same on a pseudo set of the source subjects' {PSEUDO_ACTIVITIES} only"))
+        for curve, masks in ((FULL, {}), (MASKS_OFF_CURVE, MASKS_OFF)):
+            if stage1_steps is None or steps not in CURVE_BUDGETS[curve]:
+                continue
+            out.append(Row(name=row_name(curve, steps), group=curve, seeds=SEEDS,
+                           overrides={**TWO_STAGE, **masks, "train.epochs": epochs,
+                                      "recipe.stage1_epochs": stage1_steps // STEPS_PER_EPOCH,
+                                      "data.pseudo_activities": PSEUDO_ACTIVITIES},
+                           note=f"stage 2 of this many steps from the converged stage 1 ({stage1_steps} steps, "
+                                f"{PSEUDO_ACTIVITIES} pseudo set)" + (", every mask weight 0" if masks else "")))
     return tuple(out)
 
 
@@ -137,7 +155,32 @@ def section(runs: pd.DataFrame) -> list[str]:
                      f"{cell('test MPJPE † (mm)')} | {cell('test P-MPJPE (mm)')} | {cell('test 2D † (% crop)')} |")
     for pseudo in PSEUDO_CURVES:
         lines += gap_lines(ok, chosen, pseudo)
-    return lines
+    return lines + mask_effect_lines(ok)
+
+
+EFFECT_COLUMNS = ("MPJPE † (mm)", "P-MPJPE (mm)", "2D † (% crop)", "test MPJPE † (mm)", "test P-MPJPE (mm)")
+DIGITS = (1, 1, 2, 1, 1)
+
+
+def mask_effect_lines(ok: pd.DataFrame) -> list[str]:
+    """What the masks add at each stage-2 budget: masks off − Full, paired by seed (> 0: the masks
+    help), with its 95 % CI; empty when no stage-2 budget has both rows."""
+    lines = []
+    for b in CURVE_BUDGETS[FULL]:
+        effects = []
+        for col in EFFECT_COLUMNS:
+            full = ok[ok["row"] == row_name(FULL, b)].set_index("seed")[col]
+            off = ok[ok["row"] == row_name(MASKS_OFF_CURVE, b)].set_index("seed")[col]
+            effects.append(paired_effect((off - full).dropna()))
+        if effects[0].n:
+            lines.append(f"| {b} (n = {effects[0].n}) | " +
+                         " | ".join(f"{e.mean:+.{d}f} | {e.ci_cell(d)}" for d, e in zip(DIGITS, effects)) + " |")
+    if not lines:
+        return []
+    return ["", "### What the masks add at each stage-2 budget: masks off − Full, paired by seed (> 0: the masks "
+            "help; 95 % CI: t over the per-seed differences)", "",
+            "| stage-2 steps | " + " | ".join(f"{c} | 95 % CI" for c in EFFECT_COLUMNS) + " |",
+            "|---|" + "---|---|" * len(EFFECT_COLUMNS)] + lines
 
 
 GAP_COLUMNS = ("MPJPE † (mm)", "P-MPJPE (mm)", "test MPJPE † (mm)", "test P-MPJPE (mm)")
@@ -184,7 +227,7 @@ def curves_png(runs: pd.DataFrame) -> bytes:
     ok = runs[runs["status"] == "FINISHED"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric in zip(axes, ("MPJPE † (mm)", "P-MPJPE (mm)")):
-        for curve, color in zip(CURVES, ("tab:gray", "tab:blue", "tab:orange")):
+        for curve, color in zip(CURVES, ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red")):
             rows = [(b, ok[ok["row"] == row_name(curve, b)]) for b in BUDGETS]
             rows = [(b, r) for b, r in rows if len(r)]
             if not rows:

@@ -58,3 +58,29 @@ def test_the_gap_is_paired_by_seed_with_its_interval():
     assert "MPJPE † (mm) +32.0 [+6.6, +57.4] (bar ≥ 30: met)" in lines[-1]
     assert "P-MPJPE (mm) +32.0" in lines[-1]
     assert gap_lines(ok, {"target REFERENCE": None, "pseudo only": 1920})[-1].startswith("| 1920")
+
+
+def test_stage2_curves_start_from_the_converged_stage1_once_its_plateau_is_set():
+    from studies.convergence import FULL, MASKS_OFF_CURVE, _rows
+    from studies.definitions import MASKS_OFF
+    assert not [r for r in _rows(None) if r.name.startswith("stage 2")]        # no plateau: no stage-2 rows
+    rows = {r.name: r for r in _rows(1920)}
+    full, off = rows[row_name(FULL, 480)], rows[row_name(MASKS_OFF_CURVE, 480)]
+    assert full.overrides["recipe.stage1_epochs"] == 24 and full.overrides["train.epochs"] == 6
+    assert full.overrides["recipe.stages"] == "two_stage" and full.overrides["data.pseudo_activities"] == "dance"
+    assert {k: v for k, v in off.overrides.items() if full.overrides.get(k) != v} == MASKS_OFF
+    assert row_name(FULL, 1920) not in rows                                    # stage 2's curve starts short
+
+
+def test_the_masks_effect_is_masks_off_minus_full_paired_by_seed():
+    from studies.convergence import EFFECT_COLUMNS, FULL, MASKS_OFF_CURVE, mask_effect_lines
+    rows = []
+    for curve, vals in ((FULL, (170.0, 180.0)), (MASKS_OFF_CURVE, (180.0, 194.0))):
+        for seed, v in enumerate(vals):
+            rows.append({"row": row_name(curve, 240), "seed": seed, "status": "FINISHED",
+                         **{c: v for c in EFFECT_COLUMNS}})
+    assert mask_effect_lines(pd.DataFrame(rows[:2])) == []                   # Full alone: nothing paired
+    lines = mask_effect_lines(pd.DataFrame(rows))
+    # effects 10 and 14: mean 12, half = t(0.975, 1) · √8 / √2 = 25.4124 → [−13.4, +37.4]
+    assert lines[-1].startswith("| 240 (n = 2) | +12.0 | [-13.4, +37.4] | +12.0 | [-13.4, +37.4] | +12.00 | "
+                                "[-13.41, +37.41] |")
