@@ -28,7 +28,7 @@ def test_one_seed_is_provisional_and_decides_nothing():
 def test_every_budget_is_a_full_run_of_its_own_steps():
     steps = {r.name: r.overrides.get("train.epochs", r.overrides.get("recipe.stage1_epochs")) * 80 for r in STUDY.rows}
     assert steps[row_name("target REFERENCE", 1920)] == 1920 and steps[row_name("pseudo only", 240)] == 240
-    assert len(STUDY.rows) == 12 and row_name("pseudo only (dance)", 960) in steps
+    assert len(STUDY.rows) == 14 and row_name("pseudo only (dance)", 960) in steps
 
 
 def test_the_curves_plot_is_written_from_the_runs_csv(tmp_path):
