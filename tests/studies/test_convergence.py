@@ -84,3 +84,20 @@ def test_the_masks_effect_is_masks_off_minus_full_paired_by_seed():
     # effects 10 and 14: mean 12, half = t(0.975, 1) · √8 / √2 = 25.4124 → [−13.4, +37.4]
     assert lines[-1].startswith("| 240 (n = 2) | +12.0 | [-13.4, +37.4] | +12.0 | [-13.4, +37.4] | +12.00 | "
                                 "[-13.41, +37.41] |")
+
+
+def test_a_stage2_curve_row_starts_from_the_zoo_entry_of_its_seed():
+    # the same stage key as zoo_catalog's stage1-seed<s> at that budget: the stage store hands it the entry
+    import dataclasses
+
+    from maskpose_core.train.recipe import stages
+    from maskpose_core.train.zoo_catalog import entry_plan
+    from studies.convergence import FULL, MASKS_OFF_CURVE, STUDY, _rows
+    from studies.runner.plan import plan_study
+    study = dataclasses.replace(STUDY, rows=tuple(r for r in _rows(1920) if r.name in
+                                                   (row_name(FULL, 240), row_name(MASKS_OFF_CURVE, 240))))
+    keys = {(p.row.name, p.seed): stages(p.cfg)[0].key for p in plan_study(study)}
+    for seed in (0, 1):
+        entry = entry_plan("stage1", seed, steps=1920)
+        assert keys[(row_name(FULL, 240), seed)] == keys[(row_name(MASKS_OFF_CURVE, 240), seed)] == \
+            stages(entry.target)[0].key
