@@ -167,11 +167,7 @@ def mask_effect_lines(ok: pd.DataFrame) -> list[str]:
     help), with its 95 % CI; empty when no stage-2 budget has both rows."""
     lines = []
     for b in CURVE_BUDGETS[FULL]:
-        effects = []
-        for col in EFFECT_COLUMNS:
-            full = ok[ok["row"] == row_name(FULL, b)].set_index("seed")[col]
-            off = ok[ok["row"] == row_name(MASKS_OFF_CURVE, b)].set_index("seed")[col]
-            effects.append(paired_effect((off - full).dropna()))
+        effects = [_paired(ok, row_name(MASKS_OFF_CURVE, b), row_name(FULL, b), col) for col in EFFECT_COLUMNS]
         if effects[0].n:
             lines.append(f"| {b} (n = {effects[0].n}) | " +
                          " | ".join(f"{e.mean:+.{d}f} | {e.ci_cell(d)}" for d, e in zip(DIGITS, effects)) + " |")
@@ -209,10 +205,15 @@ def gap_lines(ok: pd.DataFrame, chosen: dict[str, int | None], pseudo: str = "ps
     return lines
 
 
+def _paired(ok: pd.DataFrame, row_a: str, row_b: str, col: str):
+    """``col`` of ``row_a`` − ``row_b``, paired by seed, with its 95 % CI."""
+    a = ok[ok["row"] == row_a].set_index("seed")[col]
+    b = ok[ok["row"] == row_b].set_index("seed")[col]
+    return paired_effect((a - b).dropna())
+
+
 def _gap(ok: pd.DataFrame, b_pseudo: int, b_ref: int, col: str, curve: str = "pseudo only"):
-    pseudo = ok[ok["row"] == row_name(curve, b_pseudo)].set_index("seed")[col]
-    ref = ok[ok["row"] == row_name("target REFERENCE", b_ref)].set_index("seed")[col]
-    return paired_effect((pseudo - ref).dropna())
+    return _paired(ok, row_name(curve, b_pseudo), row_name("target REFERENCE", b_ref), col)
 
 
 def curves_png(runs: pd.DataFrame) -> bytes:
