@@ -224,16 +224,17 @@ def _run(source: StudySource, args, also_report: Sequence[Study], start: float) 
 def _data_text(data) -> str:
     size = f"{data.image_size} px, {data.train_frames or 'all'} train / {data.val_frames or 'all'} val moments"
     kind = "synthetic, built in" if data.dataset in SYNTHETIC else f"raw folder {data.root}"
-    return f"{data.dataset} ({kind}, {size})"
+    pseudo = f", pseudo images of {data.pseudo_activities} only" if data.pseudo_activities else ""
+    return f"{data.dataset} ({kind}, {size}{pseudo})"
 
 
 def _dataset_text(study: Study, plan: list[Planned]) -> str:
     """Training data set(s), and where the rows were evaluated when that differs."""
     trained = list(dict.fromkeys(p.cfg.data for p in plan if p.cfg is not None and p.action != "baseline"))
     evals = list(dict.fromkeys(p.eval_data for p in plan if p.eval_data is not None and p.action == "eval"))
-    text = " and ".join(_data_text(d) for d in trained) or study.dataset
+    text = " and ".join(dict.fromkeys(_data_text(d) for d in trained)) or study.dataset
     if evals:
-        text += "; evaluated on " + " and ".join(_data_text(d) for d in evals)
+        text += "; evaluated on " + " and ".join(dict.fromkeys(_data_text(d) for d in evals))
     return text
 
 

@@ -101,3 +101,10 @@ def test_a_stage2_curve_row_starts_from_the_zoo_entry_of_its_seed():
         entry = entry_plan("stage1", seed, steps=1920)
         assert keys[(row_name(FULL, 240), seed)] == keys[(row_name(MASKS_OFF_CURVE, 240), seed)] == \
             stages(entry.target)[0].key
+
+
+def test_the_report_names_each_training_set_once_and_the_dance_pseudo_set():
+    from studies.runner.cli import _dataset_text
+    from studies.runner.plan import plan_study
+    text = _dataset_text(STUDY, plan_study(STUDY, seeds=1))
+    assert text.count("cmu-mv4 (") == 2 and "pseudo images of dance only" in text
