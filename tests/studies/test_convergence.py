@@ -108,3 +108,15 @@ def test_the_report_names_each_training_set_once_and_the_dance_pseudo_set():
     from studies.runner.plan import plan_study
     text = _dataset_text(STUDY, plan_study(STUDY, seeds=1))
     assert text.count("cmu-mv4 (") == 2 and "pseudo images of dance only" in text
+
+
+def test_the_curves_runs_at_a_budget_are_the_zoo_entries_of_that_budget():
+    # `maskpose zoo adopt` takes a curve's runs at the plateau only if their stage keys are the entries'
+    from maskpose_core.train.recipe import stage_key, stages
+    from maskpose_core.train.zoo_catalog import entry_plan
+    from studies.runner.plan import plan_study
+    plan = {(p.row.name, p.seed): p.cfg for p in plan_study(STUDY)}
+    for seed in (0, 1):
+        ref, st1 = entry_plan("reference", seed, steps=3840), entry_plan("stage1", seed, steps=3840)
+        assert stage_key(plan[(row_name("target REFERENCE", 3840), seed)]) == stage_key(ref.train)
+        assert stages(plan[(row_name("pseudo only (dance)", 3840), seed)])[0].key == stage_key(st1.train)
