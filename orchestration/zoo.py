@@ -10,7 +10,9 @@ nothing, each independent of the others: in this process one after the other, or
 ``--parallel K`` as K Ray tasks at once (on a cluster, as the studies' ``--parallel``). Each
 entry is evaluated on the target's val and test splits and written with its manifest line
 (``maskpose_core/train/zoo.py``: the old entry stays in place until the new one is complete).
-The entries are weights only (≈ 2 MB each) and are committed inside the package.
+A build saves its entry's state after every epoch in ``<storage>/zoo_build/`` (``checkpoints/``
+unless ``$MASKPOSE_STORAGE``): the same command run again after a stop continues from the last
+epoch, so an entry longer than a session is built across sessions. The entries are weights only (≈ 2 MB each) and are committed inside the package.
 
 ``adopt`` takes the final checkpoint of a run that trained exactly the entry's stage (its stage
 key equal to the entry's, every epoch of its budget done; e.g. ``studies/convergence.py``'s row
@@ -56,22 +58,57 @@ def verify(zoo: Zoo) -> tuple[bool, str]:
     return ok, "\n".join(lines)
 
 
-def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: str, out_dir: str) -> dict:
+def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: str, out_dir: str,
+                resume_dir: str = "") -> dict:
     """Train and evaluate one entry; its state written to ``out_dir`` (a temporary file the
-    driver moves into the zoo); returns the manifest fields. Runs in a Ray task or here."""
+    driver moves into the zoo); returns the manifest fields. Runs in a Ray task or here.
+
+    ``resume_dir``: where the entry's state is saved after every epoch
+    (``<resume_dir>/<name>-<stage key>.pt``), so that a build stopped part-way (a session's end,
+    a lost node) continues from its last epoch when run again; removed once the entry is done.
+    "" = no saving (a stopped build starts again from nothing)."""
     from maskpose_core.data.registry import load_data
+    from maskpose_core.train.checkpoint import save_checkpoint
     from maskpose_core.train.fit import fit
     from maskpose_core.train.hooks import TrainHooks
+    from maskpose_core.train.recipe import stage_key
     from maskpose_core.train.zoo_catalog import catalog
 
     plan = catalog(profile, steps)[name]
     root = Path(data_root) if data_root else None
     t0 = time.perf_counter()
+    partial = Path(resume_dir) / f"{name}-{stage_key(plan.train)}.pt" if resume_dir else None
+    state = _resume_state(plan, partial)
     reports = []
+
+    def keep(report) -> None:
+        reports.append(report)
+        if partial is not None:
+            save_checkpoint(partial, report.state)
+
     data = load_data(plan.train.data, root=root, progress=False)
-    fit(plan.train, data, hooks=TrainHooks(report=reports.append))
-    meta = entry_meta(plan, reports[-1].state, data_hash=_data_hash(data), data_root=data_root, out_dir=out_dir)
+    if state is None or int(state["epoch"]) + 1 < plan.train.train.epochs:
+        fit(plan.train, data, hooks=TrainHooks(report=keep), resume=state)
+        state = reports[-1].state
+    meta = entry_meta(plan, state, data_hash=_data_hash(data), data_root=data_root, out_dir=out_dir)
+    if partial is not None:
+        partial.unlink(missing_ok=True)
     return {**meta, "source": "maskpose zoo build", "minutes": round((time.perf_counter() - t0) / 60, 3)}
+
+
+def _resume_state(plan, partial: Path | None) -> dict | None:
+    """The state a stopped build of ``plan`` left in ``partial`` (its stage key is in the file's
+    name and checked again inside), or None."""
+    if partial is None or not partial.is_file():
+        return None
+    from maskpose_core.train.checkpoint import config_of, load_checkpoint
+    from maskpose_core.train.recipe import stage_key
+    state = load_checkpoint(partial)
+    if stage_key(config_of(state)) != stage_key(plan.train):
+        raise ValueError(f"zoo build {plan.name}: {partial} holds another config's training; remove it")
+    log.info("zoo build %s: resuming from %s after epoch %d of %d", plan.name, partial,
+             int(state["epoch"]) + 1, plan.train.train.epochs)
+    return state
 
 
 def _data_hash(data) -> str:
@@ -149,8 +186,9 @@ def _check_writable(folder: Path) -> None:
 
 
 def build(names: list[str] | None, *, steps: dict[str, int], folder: Path, profile: str = "quick",
-          data_root: str = "", parallel: int = 1) -> list[ZooEntry]:
-    """Build the entries named (default all of the catalog); checks first, then trains."""
+          data_root: str = "", parallel: int = 1, resume_dir: str = "") -> list[ZooEntry]:
+    """Build the entries named (default all of the catalog); checks first, then trains
+    (``resume_dir``: see :func:`build_entry`)."""
     from maskpose_core.train.checkpoint import load_checkpoint
     from maskpose_core.train.zoo_catalog import catalog
 
@@ -170,10 +208,11 @@ def build(names: list[str] | None, *, steps: dict[str, int], folder: Path, profi
         from orchestration.runtime import ensure_ray
         ensure_ray(None)
         task = ray.remote(num_cpus=1)(build_entry)
-        done = ray.get([task.remote(n, steps, profile=profile, data_root=data_root, out_dir=str(folder))
-                        for n in names])
+        done = ray.get([task.remote(n, steps, profile=profile, data_root=data_root, out_dir=str(folder),
+                                    resume_dir=resume_dir) for n in names])
     else:
-        done = [build_entry(n, steps, profile=profile, data_root=data_root, out_dir=str(folder)) for n in names]
+        done = [build_entry(n, steps, profile=profile, data_root=data_root, out_dir=str(folder),
+                            resume_dir=resume_dir) for n in names]
     out = []
     for meta in done:
         built = Path(meta.pop("built"))
@@ -201,8 +240,9 @@ def main_zoo(args) -> int:
                   data_root=args.data_root)
         print(json.dumps({"name": e.name, "sha256": e.sha256, "stage_key": e.stage_key, "source": e.source}))
         return 0
+    from orchestration.runtime import default_storage_path
     built = build(args.entries, steps=steps, folder=zoo.folder, profile=args.profile, data_root=args.data_root,
-                  parallel=args.parallel)
+                  parallel=args.parallel, resume_dir=str(default_storage_path() / "zoo_build"))
     print(json.dumps([{"name": e.name, "sha256": e.sha256, "stage_key": e.stage_key} for e in built]))
     return 0
 

@@ -55,6 +55,33 @@ def test_stage2_of_a_seed_starts_from_the_zoo_entry_of_that_seed(built, caplog, 
     assert Zoo(folder).find(stages(other_seed)[0]) is None
 
 
+def test_a_stopped_build_resumes_from_its_last_epoch(smoke_data_root, tmp_path, monkeypatch, caplog):
+    # a 2-epoch smoke entry stopped before its second epoch, built again: it continues from the
+    # saved first epoch and gives the bytes of a build that never stopped
+    from maskpose_core.train import hooks as hooks_module
+    steps, root = {"reference": 160}, str(smoke_data_root)
+    whole = build(["reference-seed0"], steps=steps, folder=tmp_path / "whole", profile="smoke", data_root=root)[0]
+
+    def stop_at_epoch_1(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt("the session ended")
+
+    real = hooks_module.TrainHooks
+    monkeypatch.setattr(hooks_module, "TrainHooks", lambda **kw: real(on_epoch_start=stop_at_epoch_1, **kw))
+    resume_dir = tmp_path / "partial"
+    with pytest.raises(KeyboardInterrupt):
+        build(["reference-seed0"], steps=steps, folder=tmp_path / "z", profile="smoke", data_root=root,
+              resume_dir=str(resume_dir))
+    assert not (tmp_path / "z" / "manifest.json").exists()                     # no entry from a stopped build
+    assert [p.name for p in resume_dir.iterdir()] == [f"reference-seed0-{whole.stage_key}.pt"]
+    monkeypatch.setattr(hooks_module, "TrainHooks", real)
+    with caplog.at_level(logging.INFO, logger="orchestration.zoo"):
+        again = build(["reference-seed0"], steps=steps, folder=tmp_path / "z", profile="smoke", data_root=root,
+                      resume_dir=str(resume_dir))[0]
+    assert "zoo build reference-seed0: resuming from" in caplog.text and "after epoch 1 of 2" in caplog.text
+    assert again.sha256 == whole.sha256 and not list(resume_dir.iterdir())      # the partial state is gone
+
+
 def _copy_zoo(folder, tmp_path):
     import shutil
     dst = tmp_path / "zoo"
