@@ -46,6 +46,7 @@ CURVES = ("target REFERENCE", "pseudo only", NARROW) + STAGE2_CURVES
 PSEUDO_CURVES = ("pseudo only", NARROW)
 # the all-activity curve stops at 1920: it is the "before" of the widening, not a benchmark curve.
 # Stage 2 starts from the converged stage 1 (the zoo's plateau), so its curve starts short.
+ZOO_CURVES = {"reference": "target REFERENCE", "stage1": NARROW}     # zoo kind -> the curve its budget comes from
 CURVE_BUDGETS = {"target REFERENCE": BUDGETS, "pseudo only": BUDGETS[:4], NARROW: (960, 1920, 3840, 7680),
                  FULL: BUDGETS[:3], MASKS_OFF_CURVE: BUDGETS[:3]}
 
@@ -153,9 +154,18 @@ def section(runs: pd.DataFrame) -> list[str]:
         cell = lambda col: f"{at[col].mean():.1f} ± {at[col].std(ddof=1):.1f}" if len(at) > 1 else "—"  # noqa: E731
         lines.append(f"| {curve} | {b} | {cell('MPJPE † (mm)')} | {cell('P-MPJPE (mm)')} | "
                      f"{cell('test MPJPE † (mm)')} | {cell('test P-MPJPE (mm)')} | {cell('test 2D † (% crop)')} |")
+    lines += ["", "What the zoo builds (`maskpose_core/train/zoo_catalog.py: PLATEAU_STEPS`): " +
+              "; ".join(_budget_text(kind) + ("" if PLATEAU_STEPS[kind] == chosen[curve] else
+                        f" (NOT the measured plateau {chosen[curve]}: set it)") for kind, curve in ZOO_CURVES.items()) +
+              "."]
     for pseudo in PSEUDO_CURVES:
         lines += gap_lines(ok, chosen, pseudo)
     return lines + mask_effect_lines(ok)
+
+
+def _budget_text(kind: str) -> str:
+    steps = PLATEAU_STEPS[kind]
+    return f"{kind} {steps} steps" if steps else f"{kind}: none yet (no entry can be built)"
 
 
 EFFECT_COLUMNS = ("MPJPE † (mm)", "P-MPJPE (mm)", "2D † (% crop)", "test MPJPE † (mm)", "test P-MPJPE (mm)")

@@ -120,3 +120,14 @@ def test_the_curves_runs_at_a_budget_are_the_zoo_entries_of_that_budget():
         ref, st1 = entry_plan("reference", seed, steps=3840), entry_plan("stage1", seed, steps=3840)
         assert stage_key(plan[(row_name("target REFERENCE", 3840), seed)]) == stage_key(ref.train)
         assert stages(plan[(row_name("pseudo only (dance)", 3840), seed)])[0].key == stage_key(st1.train)
+
+
+def test_the_zoo_builds_the_plateaus_the_committed_curves_measured():
+    # zoo_catalog.PLATEAU_STEPS must be what reports/convergence_runs.csv decides (None: not decided yet)
+    from pathlib import Path
+
+    from maskpose_core.train.zoo_catalog import PLATEAU_STEPS
+    from studies.convergence import ZOO_CURVES
+    runs = pd.read_csv(Path(__file__).resolve().parents[2] / "reports" / "convergence_runs.csv")
+    for kind, curve in ZOO_CURVES.items():
+        assert plateau(runs, curve)[0] == PLATEAU_STEPS[kind], kind
