@@ -12,7 +12,8 @@ entry is evaluated on the target's val and test splits and written with its mani
 (``maskpose_core/train/zoo.py``: the old entry stays in place until the new one is complete).
 A build saves its entry's state after every epoch in ``<storage>/zoo_build/`` (``checkpoints/``
 unless ``$MASKPOSE_STORAGE``): the same command run again after a stop continues from the last
-epoch, so an entry longer than a session is built across sessions. The entries are weights only (≈ 2 MB each) and are committed inside the package.
+epoch, so an entry longer than a session is built across sessions. The entries are weights
+only (≈ 2 MB each) and are committed inside the package.
 
 ``adopt`` takes the final checkpoint of a run that trained exactly the entry's stage (its stage
 key equal to the entry's, every epoch of its budget done; e.g. ``studies/convergence.py``'s row

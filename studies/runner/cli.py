@@ -230,11 +230,11 @@ def _data_text(data) -> str:
 
 def _dataset_text(study: Study, plan: list[Planned]) -> str:
     """Training data set(s), and where the rows were evaluated when that differs."""
-    trained = list(dict.fromkeys(p.cfg.data for p in plan if p.cfg is not None and p.action != "baseline"))
-    evals = list(dict.fromkeys(p.eval_data for p in plan if p.eval_data is not None and p.action == "eval"))
-    text = " and ".join(dict.fromkeys(_data_text(d) for d in trained)) or study.dataset
+    trained = dict.fromkeys(_data_text(p.cfg.data) for p in plan if p.cfg is not None and p.action != "baseline")
+    evals = dict.fromkeys(_data_text(p.eval_data) for p in plan if p.eval_data is not None and p.action == "eval")
+    text = " and ".join(trained) or study.dataset
     if evals:
-        text += "; evaluated on " + " and ".join(dict.fromkeys(_data_text(d) for d in evals))
+        text += "; evaluated on " + " and ".join(evals)
     return text
 
 
