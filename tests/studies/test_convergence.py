@@ -28,7 +28,9 @@ def test_one_seed_is_provisional_and_decides_nothing():
 def test_every_budget_is_a_full_run_of_its_own_steps():
     steps = {r.name: r.overrides.get("train.epochs", r.overrides.get("recipe.stage1_epochs")) * 80 for r in STUDY.rows}
     assert steps[row_name("target REFERENCE", 1920)] == 1920 and steps[row_name("pseudo only", 240)] == 240
-    assert len(STUDY.rows) == 14 and row_name("pseudo only (dance)", 960) in steps
+    assert len(STUDY.rows) == 15 and row_name("pseudo only (dance)", 960) in steps
+    # a curve stops one doubling past its plateau: the REFERENCE's (3840) at 7680, dance goes on
+    assert steps[row_name("pseudo only (dance)", 15360)] == 15360 and row_name("target REFERENCE", 15360) not in steps
 
 
 def test_the_curves_plot_is_written_from_the_runs_csv(tmp_path):
