@@ -86,6 +86,10 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
         reports.append(report)
         if partial is not None:
             save_checkpoint(partial, report.state)
+        m = report.metrics
+        log.info("zoo entry %s: epoch %d/%d train/loss=%.4g val/mpjpe_mm=%.1f time/epoch_s=%.0f", name,
+                 report.epoch + 1, plan.train.train.epochs, m.get("train/loss", float("nan")),
+                 m.get("val/mpjpe_mm", float("nan")), m.get("time/epoch_s", float("nan")))
 
     data = load_data(plan.train.data, root=root, progress=False)
     if state is None or int(state["epoch"]) + 1 < plan.train.train.epochs:

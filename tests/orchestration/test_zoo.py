@@ -79,6 +79,8 @@ def test_a_stopped_build_resumes_from_its_last_epoch(smoke_data_root, tmp_path, 
         again = build(["reference-seed0"], steps=steps, folder=tmp_path / "z", profile="smoke", data_root=root,
                       resume_dir=str(resume_dir))[0]
     assert "zoo build reference-seed0: resuming from" in caplog.text and "after epoch 1 of 2" in caplog.text
+    # its progress lines: only the second epoch ran again
+    assert "zoo entry reference-seed0: epoch 2/2 " in caplog.text and "epoch 1/2 " not in caplog.text
     assert again.sha256 == whole.sha256 and not list(resume_dir.iterdir())      # the partial state is gone
 
 
