@@ -41,6 +41,11 @@ STAGE1_EXPERIMENT = "stage1"      # every study's stage-1 runs, shared
 PROGRESS_KEYS = ("train/loss", "val/mask_iou", "val/mpjpe_mm", "train/samples_per_s", "time/epoch_s")
 
 
+def progress_text(metrics: dict[str, float]) -> str:
+    """The epoch's progress line: the :data:`PROGRESS_KEYS` it has, as ``key=value``."""
+    return " ".join(f"{k}={metrics[k]:.4g}" for k in PROGRESS_KEYS if k in metrics)
+
+
 @dataclass(frozen=True, kw_only=True)
 class LaunchOptions:
     """How and where to run (not what: that is the ``ExperimentConfig``)."""
@@ -218,9 +223,7 @@ def fit_plain(cfg: ExperimentConfig, spec: WorkerSpec, data, run_dir: Path) -> t
 
     def report(rep):
         mlflow_report(rep)
-        shown = {k: rep.metrics[k] for k in PROGRESS_KEYS if k in rep.metrics}
-        log.info("epoch %d/%d %s", rep.epoch + 1, cfg.train.epochs,
-                 " ".join(f"{k}={v:.4g}" for k, v in shown.items()))
+        log.info("epoch %d/%d %s", rep.epoch + 1, cfg.train.epochs, progress_text(rep.metrics))
         tmp = path.with_suffix(".tmp")
         save_checkpoint(tmp, {**rep.state, "mlflow_run_id": spec.run_id})
         os.replace(tmp, path)

@@ -74,6 +74,7 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
     from maskpose_core.train.hooks import TrainHooks
     from maskpose_core.train.recipe import stage_key
     from maskpose_core.train.zoo_catalog import catalog
+    from orchestration.train import progress_text
 
     plan = catalog(profile, steps)[name]
     root = Path(data_root) if data_root else None
@@ -86,10 +87,8 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
         reports.append(report)
         if partial is not None:
             save_checkpoint(partial, report.state)
-        m = report.metrics
-        log.info("zoo entry %s: epoch %d/%d train/loss=%.4g val/mpjpe_mm=%.1f time/epoch_s=%.0f", name,
-                 report.epoch + 1, plan.train.train.epochs, m.get("train/loss", float("nan")),
-                 m.get("val/mpjpe_mm", float("nan")), m.get("time/epoch_s", float("nan")))
+        log.info("zoo entry %s: epoch %d/%d %s", name, report.epoch + 1, plan.train.train.epochs,
+                 progress_text(report.metrics))
 
     data = load_data(plan.train.data, root=root, progress=False)
     if state is None or int(state["epoch"]) + 1 < plan.train.train.epochs:
