@@ -298,6 +298,7 @@ ADDED_FIELDS: dict[str, typing.Any] = {
     "data.extra_root": "",
     "data.min_mask_px": 32,
     "data.pseudo_activities": "",
+    "data.pseudo_shape": "narrow",
     "loss.extra_weight": 1.0,
     "loss.extremity_weight": 0.0,
     "loss.extremity_threshold": 0.6,
@@ -317,7 +318,8 @@ _UNSET = object()
 # The pseudo set's data keys: like the recipe's group, read only by the two-stage recipe, so a
 # mask-only run's hash leaves them out (changing the recipe's budget or pseudo set never makes a
 # mask-only run look new, or stale).
-RECIPE_DATA_KEYS = ("data.pseudo_frames", "data.pseudo_poses", "data.pseudo_rig", "data.pseudo_activities")
+RECIPE_DATA_KEYS = ("data.pseudo_frames", "data.pseudo_poses", "data.pseudo_rig", "data.pseudo_activities",
+                    "data.pseudo_shape")
 
 
 def hashed_fields(cfg) -> dict[str, typing.Any]:
@@ -333,8 +335,8 @@ def hashed_fields(cfg) -> dict[str, typing.Any]:
     whole = isinstance(cfg, ExperimentConfig)
     if whole and not cfg.recipe.has_stage1:
         # a run on the pseudo set itself (stage 1) is defined by the rig it is rendered with and
-        # the activities it renders (the pose distribution; "" = every one, left out as before)
-        keep = ("data.pseudo_rig", "data.pseudo_activities") if cfg.data.dataset == "pseudo" else ()
+        # the activities and body proportions it renders (at their first values, left out as before)
+        keep = ("data.pseudo_rig", "data.pseudo_activities", "data.pseudo_shape") if cfg.data.dataset == "pseudo" else ()
         flat = {k: v for k, v in flat.items()
                 if not (k.startswith("recipe.") or k in RECIPE_DATA_KEYS) or k in keep}
     out = {}

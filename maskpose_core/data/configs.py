@@ -28,6 +28,7 @@ class DataConfig:
     pseudo_poses: str = ""       # their poses file; "" = the embedded file's pseudo-source subjects
     pseudo_rig: str = "overhead" # their camera rig (cmu_mv4/rig.py); "overhead" = 2.8 m high, unlike the target's
     pseudo_activities: str = ""  # their activity classes, comma-separated ("walk,dance"); "" = every one of the pseudo subjects
+    pseudo_shape: str = "narrow"  # their body proportions (cmu_mv4/config.PSEUDO_SHAPES): narrow | fixed
     min_mask_px: int = MIN_MASK_PX  # real data sets: skip moments whose mask box is shorter (longer side, px); 0 = none
 
     def __post_init__(self):
@@ -38,6 +39,9 @@ class DataConfig:
         from maskpose_core.data.cmu_mv4.rig import RIGS
         if self.pseudo_rig not in RIGS:
             raise ValueError(f"DataConfig.pseudo_rig must be one of {sorted(RIGS)}, got {self.pseudo_rig!r}")
+        from maskpose_core.data.cmu_mv4.config import PSEUDO_SHAPES
+        if self.pseudo_shape not in PSEUDO_SHAPES:
+            raise ValueError(f"DataConfig.pseudo_shape must be one of {sorted(PSEUDO_SHAPES)}, got {self.pseudo_shape!r}")
         for n in ("train_frames", "val_frames", "test_frames", "gen_seed", "pseudo_frames", "min_mask_px"):
             if getattr(self, n) < 0:
                 raise ValueError(f"DataConfig.{n} must be >= 0, got {getattr(self, n)}")

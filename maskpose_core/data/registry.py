@@ -102,7 +102,8 @@ def _bundle(folder: Path, name: str, train: str, val: str, test: str | None = No
 def pseudo_data_config(data_cfg: DataConfig) -> DataConfig:
     """The two-stage recipe's labelled pseudo-image set for a target ``data_cfg``: our renderer
     (``dataset='pseudo'``) on ``pseudo_poses`` (default: the embedded file's pseudo-source
-    subjects, none of the target's; only the ``pseudo_activities`` classes when set),
+    subjects, none of the target's; only the ``pseudo_activities`` classes when set; bodies of
+    the ``pseudo_shape`` proportions),
     ``pseudo_frames`` moments, seen by the ``pseudo_rig``
     cameras, at the target's crop size."""
     return DataConfig(dataset="pseudo", root=data_cfg.root if data_cfg.dataset in SYNTHETIC else "",
@@ -110,7 +111,7 @@ def pseudo_data_config(data_cfg: DataConfig) -> DataConfig:
                       val_frames=data_cfg.val_frames, test_frames=0, gen_seed=data_cfg.gen_seed,
                       poses=data_cfg.pseudo_poses, pseudo_frames=data_cfg.pseudo_frames,
                       pseudo_poses=data_cfg.pseudo_poses, pseudo_rig=data_cfg.pseudo_rig,
-                      pseudo_activities=data_cfg.pseudo_activities)
+                      pseudo_activities=data_cfg.pseudo_activities, pseudo_shape=data_cfg.pseudo_shape)
 
 
 def check_pseudo_source(data_cfg: DataConfig) -> None:

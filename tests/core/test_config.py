@@ -1,10 +1,11 @@
 """Config tree: flatten/unflatten round trip, overrides, validation errors, stable hash."""
 import dataclasses
+import json
 import re
 
 import pytest
 
-from maskpose_core.config import (ExperimentConfig, apply_overrides, config_hash, flatten, from_dict,
+from maskpose_core.config import (ExperimentConfig, apply_overrides, config_hash, flatten, from_dict, hashed_fields,
                                   parse_overrides, profile_config, to_dict, unflatten)
 
 
@@ -134,3 +135,20 @@ def test_pseudo_rig_is_a_recipe_key_checked_against_the_rig_table():
     assert generator_config(base.data).rig == "h36m"               # the target keeps its own rig
     with pytest.raises(ValueError, match=r"DataConfig.pseudo_rig must be one of .*got 'roof'"):
         apply_overrides(base, {"data.pseudo_rig": "roof"})
+
+
+def test_pseudo_shape_keeps_old_hashes_at_narrow_and_renders_the_template_when_fixed():
+    from maskpose_core.data.cmu_mv4.config import PSEUDO_BONE_SCALE, PSEUDO_GIRTH, generator_config
+    from maskpose_core.data.registry import pseudo_data_config
+    from maskpose_core.train.recipe import stage1_config
+    two = apply_overrides(profile_config("quick"), {"recipe.stages": "two_stage"})
+    assert two.data.pseudo_shape == "narrow"
+    assert "pseudo_shape" not in json.dumps(hashed_fields(stage1_config(two)))   # runs before it keep their hash
+    fixed = apply_overrides(two, {"data.pseudo_shape": "fixed"})
+    assert stage1_config(fixed).hash != stage1_config(two).hash and fixed.hash != two.hash
+    narrow, flat = (generator_config(pseudo_data_config(c.data)) for c in (two, fixed))
+    assert (narrow.bone_scale_min, narrow.bone_scale_max) == PSEUDO_BONE_SCALE
+    assert (narrow.girth_min, narrow.girth_max) == PSEUDO_GIRTH
+    assert (flat.bone_scale_min, flat.bone_scale_max, flat.girth_min, flat.girth_max) == (1.0, 1.0, 1.0, 1.0)
+    assert flat.hash != narrow.hash                                  # a build of its own
+    assert generator_config(fixed.data).bone_scale_min == 0.85       # the target keeps its range

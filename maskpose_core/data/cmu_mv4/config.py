@@ -47,6 +47,10 @@ SALSA_SUBJECTS = ("cmu60", "cmu61")
 # 0.75-1.25), so the target shows bodies outside the pseudo range.
 PSEUDO_BONE_SCALE = (0.93, 1.07)
 PSEUDO_GIRTH = (0.88, 1.12)
+# data.pseudo_shape -> (bone factor range, girth range). "narrow" is the recipe's default (the
+# ranges above); "fixed" renders every pseudo body with the template's own proportions, the
+# body-shape difference made stronger (issue 29's lever, screened on val; not a default).
+PSEUDO_SHAPES = {"narrow": (PSEUDO_BONE_SCALE, PSEUDO_GIRTH), "fixed": ((1.0, 1.0), (1.0, 1.0))}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,6 +159,7 @@ def generator_config(data_cfg: DataConfig, **overrides) -> GeneratorConfig:
     if data_cfg.dataset == "pseudo":
         rig = data_cfg.pseudo_rig          # the recipe's choice (default "overhead", chosen on val)
         activities = tuple(a.strip() for a in data_cfg.pseudo_activities.split(",") if a.strip())
+        (bone_min, bone_max), (girth_min, girth_max) = PSEUDO_SHAPES[data_cfg.pseudo_shape]
     poses_path = Path(data_cfg.poses) if data_cfg.poses else EMBEDDED_POSES
     if not poses_path.is_file():
         raise ValueError(f"DataConfig.poses: no such file {str(poses_path)!r}")
@@ -168,8 +173,8 @@ def generator_config(data_cfg: DataConfig, **overrides) -> GeneratorConfig:
     if data_cfg.dataset == "pseudo":   # the target's subjects are never a pseudo source
         fields.update(val_subjects=PSEUDO_VAL_SUBJECTS, test_subjects=(), test_frames=0,
                       exclude_subjects=TARGET_TRAIN_SUBJECTS + VAL_SUBJECTS + TEST_SUBJECTS,
-                      bone_scale_min=PSEUDO_BONE_SCALE[0], bone_scale_max=PSEUDO_BONE_SCALE[1],
-                      girth_min=PSEUDO_GIRTH[0], girth_max=PSEUDO_GIRTH[1], max_salsa_share=PSEUDO_MAX_SALSA_SHARE,
+                      bone_scale_min=bone_min, bone_scale_max=bone_max,
+                      girth_min=girth_min, girth_max=girth_max, max_salsa_share=PSEUDO_MAX_SALSA_SHARE,
                       activities=activities)
     fields.update(overrides)
     return GeneratorConfig(**fields)

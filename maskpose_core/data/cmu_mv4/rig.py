@@ -1,7 +1,7 @@
 """Camera rigs around the subject and the square crop around the pelvis (numpy).
 
 Conventions are those of :mod:`maskpose_core.geometry` (world mm, +Y up; camera OpenCV,
-``X_cam = R @ X_world + t``; crop pixel centres at 0..S-1). Two rigs:
+``X_cam = R @ X_world + t``; crop pixel centres at 0..S-1). The rigs:
 
 * ``h36m``: 4 cameras placed like Human3.6M's (S1 extrinsics as published with the
   data set, e.g. in VideoPose3D's ``h36m_dataset.py``): camera centres at
@@ -16,6 +16,9 @@ Conventions are those of :mod:`maskpose_core.geometry` (world mm, +Y up; camera 
   pseudo-only detector is 53 mm MPJPE † behind the target REFERENCE, with ``ring`` 21 mm
   (docs/method-notes.md).
 * ``ring``: 4 cameras 90° apart at 4.5 m and 1.2 m high (the pseudo set's first rig).
+* ``steep``: 4 cameras 90° apart, 3.0 m away and 3.8 m high, looking ≈ 43° down: the
+  overhead rig's camera difference made stronger (issue 29's camera-placement lever,
+  screened on val in docs/method-notes.md; not a default).
 
 Per sample: the rig centre is the subject's pelvis (horizontal) plus a random offset (the
 subject is not at the centre of the capture area), the whole rig gets a random yaw, and
@@ -71,6 +74,9 @@ RIGS: dict[str, RigLayout] = {
     "ring": RigLayout(azimuth_deg=(0.0, 90.0, 180.0, 270.0), distance_mm=(4500.0,) * 4,
                       height_mm=(1200.0,) * 4, aim_height_mm=(800.0, 1100.0), centre_offset_mm=300.0,
                       focal_px=1000.0, frame_px=1000),
+    "steep": RigLayout(azimuth_deg=(0.0, 90.0, 180.0, 270.0), distance_mm=(3000.0,) * 4,
+                       height_mm=(3800.0,) * 4, aim_height_mm=(800.0, 1100.0), centre_offset_mm=300.0,
+                       focal_px=1000.0, frame_px=1000),
 }
 
 AZIMUTH_JITTER_DEG = 5.0     # per camera, uniform ±

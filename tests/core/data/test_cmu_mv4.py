@@ -259,3 +259,19 @@ def test_package_imports_no_orchestration_libraries():
             "print(sorted(m for m in ('ray', 'mlflow', 'optuna', 'pandas', 'matplotlib') if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
+
+
+def test_steep_rig_looks_further_down_than_overhead_and_the_target():
+    """Each camera's depression angle (its optical axis below the horizon), hand-derived from the
+    layouts: steep atan((3800 - 950) / 3000) ≈ 43.5°, overhead atan((2800 - 950) / 4000) ≈ 24.8°;
+    the jitters (±100 mm height and aim, ±7 % distance, ±300 mm subject offset) move it a few degrees."""
+    rng = np.random.default_rng(1)
+    root = np.array([0.0, 950.0, 0.0])
+    down = {}
+    for name in ("steep", "overhead", "h36m"):
+        R, _ = rig.sample_rig(name, root, 0.0, rng)
+        axis_world = R[:, 2]                                   # camera +Z (optical axis) in world coords
+        down[name] = np.degrees(np.arcsin(-(axis_world @ rig.UP)))
+    assert np.allclose(down["steep"], np.degrees(np.arctan(2850 / 3000)), atol=6.0)
+    assert np.allclose(down["overhead"], np.degrees(np.arctan(1850 / 4000)), atol=6.0)
+    assert down["steep"].min() > down["overhead"].max() > down["h36m"].max()
