@@ -28,7 +28,7 @@ NO_TEMPLATE = {"model.init_prior": "none", "loss.template_weight": 0.0}
 PSEUDO_ACTIVITIES = "dance"
 # Plateau budgets in steps, measured by studies/convergence.py (val, 2 seeds paired). None: not
 # measured yet, so the entry cannot be built (``zoo build`` refuses, naming the study to run).
-PLATEAU_STEPS: dict[str, int | None] = {"stage1": None, "reference": 3840}
+PLATEAU_STEPS: dict[str, int | None] = {"stage1": 3840, "reference": 3840}
 SEEDS = {"stage1": tuple(range(5)), "reference": tuple(range(3))}
 
 

@@ -28,9 +28,14 @@ def test_one_seed_is_provisional_and_decides_nothing():
 def test_every_budget_is_a_full_run_of_its_own_steps():
     steps = {r.name: r.overrides.get("train.epochs", r.overrides.get("recipe.stage1_epochs")) * 80 for r in STUDY.rows}
     assert steps[row_name("target REFERENCE", 1920)] == 1920 and steps[row_name("pseudo only", 240)] == 240
-    assert len(STUDY.rows) == 15 and row_name("pseudo only (dance)", 960) in steps
-    # a curve stops one doubling past its plateau: the REFERENCE's (3840) at 7680, dance goes on
-    assert steps[row_name("pseudo only (dance)", 15360)] == 15360 and row_name("target REFERENCE", 15360) not in steps
+    assert row_name("pseudo only (dance)", 960) in steps
+    # a curve stops one doubling past its plateau: the REFERENCE's and the dance stage 1's (3840) at 7680
+    assert steps[row_name("pseudo only (dance)", 7680)] == steps[row_name("target REFERENCE", 7680)] == 7680
+    assert not {row_name(c, 15360) for c in ("pseudo only (dance)", "target REFERENCE")} & set(steps)
+    # stage 2's curves exist once stage 1's plateau is set, each run started from a stage 1 of that many steps
+    stage2 = [r for r in STUDY.rows if r.group in ("stage 2, Full", "stage 2, masks off")]
+    assert len(stage2) == 6 and {r.overrides["recipe.stage1_epochs"] * 80 for r in stage2} == {3840}
+    assert len(STUDY.rows) == 14 + 6
 
 
 def test_the_curves_plot_is_written_from_the_runs_csv(tmp_path):
