@@ -320,6 +320,9 @@ _UNSET = object()
 # mask-only run look new, or stale).
 RECIPE_DATA_KEYS = ("data.pseudo_frames", "data.pseudo_poses", "data.pseudo_rig", "data.pseudo_activities",
                     "data.pseudo_shape")
+# Of those, what a run on the pseudo set itself (stage 1) renders: its rig, activities (the pose
+# distribution) and body proportions; at their first values they are left out, as before.
+PSEUDO_RENDER_KEYS = ("data.pseudo_rig", "data.pseudo_activities", "data.pseudo_shape")
 
 
 def hashed_fields(cfg) -> dict[str, typing.Any]:
@@ -334,9 +337,7 @@ def hashed_fields(cfg) -> dict[str, typing.Any]:
     flat = flatten(cfg)
     whole = isinstance(cfg, ExperimentConfig)
     if whole and not cfg.recipe.has_stage1:
-        # a run on the pseudo set itself (stage 1) is defined by the rig it is rendered with and
-        # the activities and body proportions it renders (at their first values, left out as before)
-        keep = ("data.pseudo_rig", "data.pseudo_activities", "data.pseudo_shape") if cfg.data.dataset == "pseudo" else ()
+        keep = PSEUDO_RENDER_KEYS if cfg.data.dataset == "pseudo" else ()
         flat = {k: v for k, v in flat.items()
                 if not (k.startswith("recipe.") or k in RECIPE_DATA_KEYS) or k in keep}
     out = {}
