@@ -67,6 +67,7 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
     ``resume_dir``: where the entry's state is saved after every epoch
     (``<resume_dir>/<name>-<stage key>.pt``), so that a build stopped part-way (a session's end,
     a lost node) continues from its last epoch when run again; removed once the entry is done.
+    The file keeps the build's time so far (``build_seconds``): ``minutes`` counts every try.
     "" = no saving (a stopped build starts again from nothing)."""
     from maskpose_core.data.registry import load_data
     from maskpose_core.train.checkpoint import save_checkpoint
@@ -81,12 +82,13 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
     t0 = time.perf_counter()
     partial = Path(resume_dir) / f"{name}-{stage_key(plan.train)}.pt" if resume_dir else None
     state = _resume_state(plan, partial)
+    before_s = float(state.pop("build_seconds", 0.0)) if state is not None else 0.0   # a stopped build's time
     reports = []
 
     def keep(report) -> None:
         reports.append(report)
         if partial is not None:
-            save_checkpoint(partial, report.state)
+            save_checkpoint(partial, {**report.state, "build_seconds": before_s + time.perf_counter() - t0})
         log.info("zoo entry %s: epoch %d/%d %s", name, report.epoch + 1, plan.train.train.epochs,
                  progress_text(report.metrics))
 
@@ -97,7 +99,8 @@ def build_entry(name: str, steps: dict[str, int], *, profile: str, data_root: st
     meta = entry_meta(plan, state, data_hash=_data_hash(data), data_root=data_root, out_dir=out_dir)
     if partial is not None:
         partial.unlink(missing_ok=True)
-    return {**meta, "source": "maskpose zoo build", "minutes": round((time.perf_counter() - t0) / 60, 3)}
+    minutes = (before_s + time.perf_counter() - t0) / 60     # every try's time, a resumed build's included
+    return {**meta, "source": "maskpose zoo build", "minutes": round(minutes, 3)}
 
 
 def _resume_state(plan, partial: Path | None) -> dict | None:

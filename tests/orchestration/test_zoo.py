@@ -74,6 +74,9 @@ def test_a_stopped_build_resumes_from_its_last_epoch(smoke_data_root, tmp_path, 
               resume_dir=str(resume_dir))
     assert not (tmp_path / "z" / "manifest.json").exists()                     # no entry from a stopped build
     assert [p.name for p in resume_dir.iterdir()] == [f"reference-seed0-{whole.stage_key}.pt"]
+    from maskpose_core.train.checkpoint import load_checkpoint
+    first_try_s = load_checkpoint(next(resume_dir.iterdir()))["build_seconds"]       # the stopped try's time
+    assert first_try_s > 0
     monkeypatch.setattr(hooks_module, "TrainHooks", real)
     with caplog.at_level(logging.INFO, logger="orchestration.zoo"):
         again = build(["reference-seed0"], steps=steps, folder=tmp_path / "z", profile="smoke", data_root=root,
@@ -82,6 +85,7 @@ def test_a_stopped_build_resumes_from_its_last_epoch(smoke_data_root, tmp_path, 
     # its progress lines: only the second epoch ran again
     assert "zoo entry reference-seed0: epoch 2/2 " in caplog.text and "epoch 1/2 " not in caplog.text
     assert again.sha256 == whole.sha256 and not list(resume_dir.iterdir())      # the partial state is gone
+    assert again.minutes > first_try_s / 60                                      # both tries' time counted
 
 
 def _copy_zoo(folder, tmp_path):
