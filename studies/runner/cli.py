@@ -113,9 +113,11 @@ def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str],
                 print(f"WARNING: over the study's budget of {budget_h:g} h on this machine")
 
 
-def _log_plan(study: Study, plan: list[Planned], found: dict[str, str], frame) -> None:
+def _log_plan(study: Study, plan: list[Planned], found: dict[str, str], frame,
+              stage1_done=lambda cfg: False) -> None:
     todo = [p for h, p in training_runs(plan) if h not in found]
-    total, source = runs.estimate_plan_s(frame, [p.cfg for p in todo]) if todo else (0.0, "nothing to train")
+    total, source = (runs.estimate_plan_s(frame, [p.cfg for p in todo], stage1_done=stage1_done) if todo
+                     else (0.0, "nothing to train"))
     estimate = f"≈ {_hms(total)} ({source})" if total is not None else source
     log.info("study %s: %d trainings to run, %d of %d table runs already finished; estimate %s",
              study.name, len(todo), sum(p.hash in found for p in plan), sum(p.action != "unavailable" for p in plan),
@@ -195,7 +197,7 @@ def _run(source: StudySource, args, also_report: Sequence[Study], start: float) 
         log.info("--report-only: %d planned run(s) not finished are left out of the table's means", missing)
         failed = []
     else:
-        _log_plan(study, plan, found, frame)
+        _log_plan(study, plan, found, frame, _stage1_cached(args.storage))
         failed = execute(study, plan, found, opts, lambda: runs.finished_runs(uri))
     picked = runs.pick_runs(runs.runs_frame(uri))
     git = git_state()
