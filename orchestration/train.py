@@ -304,7 +304,8 @@ def run_stage(stage: Stage, init: Path | None, opts: LaunchOptions, *, storage: 
     data = load_data(cfg.data, root=opts.data_root or None, progress=False, pseudo=cfg.recipe.trains_beside_pseudo)
     _, folder = run_names(cfg, opts)
     run_dir = storage / folder
-    extra = {"stage1_checkpoint": str(init)} if init is not None else {}
+    extra = ({"zoo_entry": stage.zoo_entry} if stage.zoo_entry else
+             {"stage1_checkpoint": str(init)} if init is not None else {})
     experiment_id, run_id, _ = open_run(cfg, dataclasses.replace(opts, extra_tags={**opts.extra_tags, **extra}),
                                         uri=uri, run_dir=run_dir, dataset_hash=dataset_hash(data))
     tracking.log_datasets(uri, run_id, dataset_refs(cfg.data.dataset, cfg.profile, data))

@@ -10,7 +10,8 @@
 
 ``run_stages(cfg, run_one, store)`` runs them in order: a **shared** stage (stage 1) is looked
 up in the :class:`CheckpointStore` by its :func:`stage_key` and trained (by ``run_one``, under
-the store's lock) only when missing; the final stage always runs. ``run_one(stage, init)``
+the store's lock) only when missing; the final stage always runs — as an evaluation of the zoo's
+entry when the zoo holds the final stage itself (a target REFERENCE at its plateau). ``run_one(stage, init)``
 trains or evaluates one stage starting from the checkpoint file ``init`` (or from scratch) and
 returns an outcome with ``metrics`` and a ``checkpoint`` path or a ``state``: the core passes
 :func:`fit_stage`, the orchestration its tracked run (``orchestration/train.py``).
@@ -73,6 +74,7 @@ class Stage:
     drops       weight-name prefixes of ``start_from`` left out on loading (ψ for a row without it)
     psi_render  stage 1: "row" (ψ learns on the row's own render) or "default" (the default
                 render: a row without ψ shares Full's stage 1); "" for other stages
+    zoo_entry   an evaluation of the zoo's entry of this very stage (:func:`zoo_evaluation`)
     """
     name: str
     cfg: ExperimentConfig
@@ -81,6 +83,7 @@ class Stage:
     shared: bool = False
     drops: tuple[str, ...] = ()
     psi_render: str = ""
+    zoo_entry: str = ""
 
     @property
     def key(self) -> str:
@@ -165,16 +168,27 @@ class CheckpointStore:
         return self.root / f"{stage.name}-{stage.key}.pt"
 
     def has(self, stage: Stage) -> bool:
-        return self.path(stage).is_file() or (self.zoo is not None and self.zoo.find(stage) is not None)
+        return self.path(stage).is_file() or self.in_zoo(stage)
+
+    def in_zoo(self, stage: Stage) -> bool:
+        """Does the zoo hold ``stage`` (an entry of its stage key)? Looks only: no file is read."""
+        return self.zoo is not None and self.zoo.find(stage) is not None
+
+    def from_zoo(self, stage: Stage) -> tuple[str, Path] | None:
+        """(entry name, its file, sha256 checked) when the zoo holds ``stage``, else None; logged."""
+        entry = self.zoo.find(stage) if self.zoo is not None else None
+        if entry is None:
+            return None
+        path = self.zoo.path(entry.name)
+        log.info("%s: from the zoo, entry %s (%s, stage key %s)", stage.name, entry.name, path, stage.key)
+        return entry.name, path
 
     def ensure(self, stage: Stage, make: Callable[[], Outcome]) -> Path:
         """The checkpoint of ``stage``: the zoo's entry (sha256 checked), else the stored one, else
         made first by ``make()`` (under the lock) and stored."""
-        entry = self.zoo.find(stage) if self.zoo is not None else None
-        if entry is not None:
-            path = self.zoo.path(entry.name)
-            log.info("%s: from the zoo, entry %s (%s, stage key %s)", stage.name, entry.name, path, stage.key)
-            return path
+        held = self.from_zoo(stage)
+        if held is not None:
+            return held[1]
         path = self.path(stage)
         if path.is_file():
             return self._reuse(stage, path)
@@ -206,15 +220,25 @@ class CheckpointStore:
         return path
 
 
+def zoo_evaluation(stage: Stage, entry: str) -> Stage:
+    """``stage`` as an evaluation of the zoo's entry of it (a REFERENCE the zoo holds is evaluated,
+    never trained again): same config, so the same run identity as a training of it."""
+    return dataclasses.replace(stage, trains=False, start_from=stage, zoo_entry=entry)
+
+
 def run_stages(cfg: ExperimentConfig, run_one: Callable[[Stage, Path | None], Outcome],
                store: CheckpointStore) -> Outcome:
-    """Run the stages of ``cfg`` (see the module docstring); the last stage's outcome."""
+    """Run the stages of ``cfg`` (see the module docstring); the last stage's outcome. A final
+    stage the zoo holds (a target REFERENCE at its plateau) is evaluated from the zoo's entry."""
     done: dict[str, Path] = {}
     plan = stages(cfg)
     for stage in plan[:-1]:
         init = done.get(stage.start_from.name) if stage.start_from is not None else None
         done[stage.name] = store.ensure(stage, lambda: run_one(stage, init))   # noqa: B023 (called at once)
     last = plan[-1]
+    held = store.from_zoo(last) if last.trains else None
+    if held is not None:
+        return run_one(zoo_evaluation(last, held[0]), held[1])
     return run_one(last, done.get(last.start_from.name) if last.start_from is not None else None)
 
 
@@ -229,14 +253,17 @@ def start_state(stage: Stage, init: Path | None) -> dict | None:
 
 
 def evaluate_stage(stage: Stage, init: Path, data, *, root: Path | None = None) -> dict[str, float]:
-    """An evaluation-only stage (pseudo only): ``start_from``'s checkpoint as the network of
-    ``stage.cfg``, on ``data`` (``val/…``, ``test/…``), and the stage-1 checkpoint as it was
+    """An evaluation-only stage (pseudo only, or a zoo entry of the final stage itself):
+    ``start_from``'s checkpoint as the network of ``stage.cfg``, on ``data`` (``val/…``,
+    ``test/…``), and, after a stage 1, the stage-1 checkpoint as it was
     trained on the pseudo set's own val split (``pseudo_val/…``; none when that set has no val
     subject left, e.g. ``data.pseudo_activities=dance``). Every runner calls this one."""
     from maskpose_core.data.registry import load_data
     from maskpose_core.train.checkpoint import load_checkpoint
     from maskpose_core.train.checkpoint_eval import evaluate_checkpoint
     out = evaluate_checkpoint(start_state(stage, init), data, cfg=stage.cfg)
+    if stage.start_from.name != "stage1":        # a zoo REFERENCE: trained on the target itself
+        return out
     source = stage.start_from.cfg
     pseudo = load_data(source.data, root=root, progress=False)
     if getattr(pseudo.val, "split", "") == "val" and len(pseudo.val):      # not train standing in for it

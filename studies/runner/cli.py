@@ -91,6 +91,14 @@ def _stage1_cached(storage: str):
     return lambda cfg: store.has(stages(cfg)[0])
 
 
+def _final_in_zoo(cfg) -> bool:
+    """Does the package's zoo hold ``cfg``'s final stage (a REFERENCE at its plateau: evaluated, not trained)?"""
+    from maskpose_core.train.recipe import stages
+    from maskpose_core.train.zoo import Zoo
+    last = stages(cfg)[-1]
+    return last.trains and Zoo().find(last) is not None
+
+
 def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str], frame, budget_h: float,
                stage1_done=lambda cfg: False) -> None:
     print(f"study {study.name}: {study.title}")
@@ -104,7 +112,8 @@ def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str],
           f"done: {sum(p.hash in found for p in table)}; to run: {len(todo)} trainings, "
           f"{len(others)} evaluations/baselines")
     if todo:
-        total, source = runs.estimate_plan_s(frame, [p.cfg for p in todo], stage1_done=stage1_done)
+        total, source = runs.estimate_plan_s(frame, [p.cfg for p in todo], stage1_done=stage1_done,
+                                           final_in_zoo=_final_in_zoo)
         if total is None:
             print(f"estimate: {source}")
         else:
@@ -116,7 +125,8 @@ def print_plan(study: Study, plan: list[Planned], picked, found: dict[str, str],
 def _log_plan(study: Study, plan: list[Planned], found: dict[str, str], frame,
               stage1_done=lambda cfg: False) -> None:
     todo = [p for h, p in training_runs(plan) if h not in found]
-    total, source = (runs.estimate_plan_s(frame, [p.cfg for p in todo], stage1_done=stage1_done) if todo
+    total, source = (runs.estimate_plan_s(frame, [p.cfg for p in todo], stage1_done=stage1_done,
+                                           final_in_zoo=_final_in_zoo) if todo
                      else (0.0, "nothing to train"))
     estimate = f"≈ {_hms(total)} ({source})" if total is not None else source
     log.info("study %s: %d trainings to run, %d of %d table runs already finished; estimate %s",

@@ -61,6 +61,9 @@ def finished_runs(uri: str) -> dict[str, str]:
 # 83–96 s, ≈ 0.88 s per step + ≈ 20 s; the rows without ψ 60–66 s).
 STEP_S = {"smoke": 0.5, "quick": 0.88}
 FIXED_S = {"smoke": 4.0, "quick": 20.0}
+# An evaluation of a zoo entry (full val and test splits, no step): 89 s each for the adopted
+# entries on 2 cores (maskpose zoo adopt, 2026-12-07).
+ZOO_EVAL_S = {"smoke": 4.0, "quick": 89.0}
 # Stage 2 of the two-stage recipe also runs the pseudo-image batch through φ each step: its
 # 240-step runs took 324 s (masks off) and 356 s (Full) in the same run, ≤ 1.6× the mask-only
 # step. Stage 1 (supervised on the pseudo set, ψ supervised beside φ, no evaluation of its own)
@@ -106,10 +109,12 @@ def estimate_run_s(frame, cfg: ExperimentConfig) -> tuple[float | None, str]:
     return None, f"no estimate for profile {cfg.profile!r} (no finished run of this size yet)"
 
 
-def estimate_plan_s(frame, cfgs: list[ExperimentConfig], *, stage1_done=lambda cfg: False) -> tuple[float | None, str]:
+def estimate_plan_s(frame, cfgs: list[ExperimentConfig], *, stage1_done=lambda cfg: False,
+                    final_in_zoo=lambda cfg: False) -> tuple[float | None, str]:
     """Seconds to train every config of ``cfgs`` here: each run's own estimate
-    (:func:`estimate_run_s`), plus each distinct stage 1 of the recipe rows once unless
-    ``stage1_done(cfg)`` (its checkpoint is cached). None when one of them has no estimate."""
+    (:func:`estimate_run_s`; an evaluation when ``final_in_zoo(cfg)``: the zoo holds the run's
+    final stage, a REFERENCE at its plateau), plus each distinct stage 1 of the recipe rows once
+    unless ``stage1_done(cfg)`` (its checkpoint is cached). None when one of them has no estimate."""
     from maskpose_core.train.recipe import stages
     total, sources, stage1 = 0.0, {}, {}
     for cfg in cfgs:
@@ -117,7 +122,10 @@ def estimate_plan_s(frame, cfgs: list[ExperimentConfig], *, stage1_done=lambda c
             s1 = stages(cfg)[0]
             stage1.setdefault(s1.key, s1.cfg)
     for cfg in [*cfgs, *stage1.values()]:
-        secs, source = estimate_run_s(frame, cfg)
+        if final_in_zoo(cfg) and cfg.profile in ZOO_EVAL_S:
+            secs, source = ZOO_EVAL_S[cfg.profile], f"evaluation of a zoo entry, {ZOO_EVAL_S[cfg.profile]:.0f} s"
+        else:
+            secs, source = estimate_run_s(frame, cfg)
         if secs is None:
             return None, source
         total += secs

@@ -180,3 +180,29 @@ def test_adopt_takes_a_finished_run_of_the_entrys_config_and_refuses_any_other(b
                      "stage1=80", "--folder", str(tmp_path / "z2")])
     assert code == 2 and "stopped after epoch 0 of the entry's 1 (an unfinished run)" in capsys.readouterr().err
     assert not (tmp_path / "z2").exists()
+
+
+def test_a_reference_the_zoo_holds_is_evaluated_from_it_never_trained(smoke_data_root, tmp_path, caplog):
+    # the final stage itself is an entry (a REFERENCE at its plateau): the run evaluates the entry's
+    # weights on the target and gives the manifest's own metrics, with no training step
+    from maskpose_core.train.recipe import fit_stage, run_stages
+    folder = tmp_path / "zoo"
+    entry = build(["reference-seed0"], steps={"reference": 80}, folder=folder, profile="smoke",
+                  data_root=str(smoke_data_root))[0]
+    row = entry_plan("reference", 0, steps=80, profile="smoke").target
+    seen = []
+
+    def run_one(stage, init):
+        seen.append((stage.name, stage.trains, stage.zoo_entry, init))
+        assert not stage.trains, "a stage the zoo holds must not be trained"
+        return fit_stage(stage, init, root=smoke_data_root)
+    with caplog.at_level(logging.INFO, logger="maskpose_core.train.recipe"):
+        out = run_stages(row, run_one, CheckpointStore(tmp_path / "store", zoo=Zoo(folder)))
+    assert seen == [("train", False, "reference-seed0", folder / "reference-seed0.pt")]
+    assert "train: from the zoo, entry reference-seed0" in caplog.text
+    for key in ("val/mpjpe_flip_mm", "test/mpjpe_flip_mm", "test/p_mpjpe_mm"):
+        assert out.metrics[key] == pytest.approx(entry.metrics[key], abs=1e-3)
+    assert not any(k.startswith("pseudo_val/") for k in out.metrics)   # trained on the target: no pseudo split
+    # another seed has no entry: it trains as before
+    other = entry_plan("reference", 1, steps=80, profile="smoke").target
+    assert Zoo(folder).find(stages(other)[-1]) is None

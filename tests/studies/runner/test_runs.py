@@ -92,3 +92,14 @@ def test_a_plan_estimate_adds_each_distinct_stage_1_once_and_weights_stage_2_ste
     assert total == pytest.approx(3 * stage2 + 2 * stage1) and "2 stage-1 runs" in source
     cached, _ = estimate_plan_s(empty, cfgs, stage1_done=lambda cfg: True)
     assert cached == pytest.approx(3 * stage2)
+
+
+def test_a_run_whose_final_stage_the_zoo_holds_is_estimated_as_one_evaluation():
+    from maskpose_core.config import apply_overrides
+    from studies.runner.runs import ZOO_EVAL_S, estimate_plan_s
+    ref = apply_overrides(profile_config("smoke"), {"loss.mode": "supervised_reference", "train.epochs": 40})
+    empty = _frame(ref, [], [])
+    trained, _ = estimate_plan_s(empty, [ref])
+    held, source = estimate_plan_s(empty, [ref], final_in_zoo=lambda cfg: True)
+    assert held == ZOO_EVAL_S["smoke"] and "evaluation of a zoo entry" in source
+    assert trained > 10 * held                    # 40 epochs of training, not one evaluation
