@@ -309,6 +309,7 @@ ADDED_FIELDS: dict[str, typing.Any] = {
     "model.depth_hypotheses": 1,
     "model.init": "",
     "loss.discriminator_weight": 0.0,
+    "recipe.stage2_physique": "stage1",
 }
 
 

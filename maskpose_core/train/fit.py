@@ -91,7 +91,8 @@ def build_model(cfg: ExperimentConfig, data: DataBundle, *, init: dict | None = 
     such as stage 1's, else the file ``model.init`` names) its weights, buffers included, without
     re-applying the prior; a checkpoint of another architecture is refused naming the keys. Stage 1
     has no pose discriminator: a stage-2 one starts fresh (seeded) beside the loaded weights; a
-    network without ψ leaves out the ``physique.*`` weights of a stage 1 that trained ψ."""
+    network without ψ leaves out the ``physique.*`` weights of a stage 1 that trained ψ, and so
+    does a stage 2 with ``recipe.stage2_physique=scratch`` (its ψ stays at its seeded init)."""
     torch.manual_seed(cfg.seed)
     net = MaskPoseNet(cfg.model, cfg.loss, image_size=cfg.data.image_size,
                       discriminator_weight=cfg.recipe.discriminator_weight)
@@ -101,8 +102,10 @@ def build_model(cfg: ExperimentConfig, data: DataBundle, *, init: dict | None = 
     if init is None:
         apply_init_prior(net, cfg, data)
     else:
-        loaded = load_init(net, init, where=where)
-        log.info("%s: loaded %d tensors (detector%s)", where, loaded, " and ψ" if net.physique is not None else "")
+        fresh = ("physique.",) if cfg.recipe.fresh_physique else ()     # the authors' stage 2: ψ untrained
+        loaded = load_init(net, init, where=where, fresh=fresh)
+        psi = "" if net.physique is None else "; ψ untrained (recipe.stage2_physique=scratch)" if fresh else " and ψ"
+        log.info("%s: loaded %d tensors (detector%s)", where, loaded, psi)
     return net
 
 

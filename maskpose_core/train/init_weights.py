@@ -36,13 +36,17 @@ def init_state(path: str) -> dict:
         raise type(err)(f"model.init: {err}") from None
 
 
-def fitting_weights(net: nn.Module, weights: dict[str, torch.Tensor], *, where: str) -> dict[str, torch.Tensor]:
-    """``weights`` as ``net`` takes them (ψ's dropped for a network without ψ), or ``ValueError``
-    naming ``where`` and the first keys that are missing, unexpected or of another shape."""
+def fitting_weights(net: nn.Module, weights: dict[str, torch.Tensor], *, where: str,
+                    fresh: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """``weights`` as ``net`` takes them (ψ's dropped for a network without ψ; the ``fresh``
+    prefixes dropped and left at ``net``'s own seeded values), or ``ValueError`` naming ``where``
+    and the first keys that are missing, unexpected or of another shape."""
     if getattr(net, "physique", None) is None:
         weights = {k: v for k, v in weights.items() if not k.startswith("physique.")}
+    if fresh:
+        weights = {k: v for k, v in weights.items() if not k.startswith(fresh)}
     own = net.state_dict()
-    missing = [k for k in own if k not in weights and not k.startswith(OPTIONAL_PREFIXES)]
+    missing = [k for k in own if k not in weights and not k.startswith(OPTIONAL_PREFIXES + fresh)]
     unexpected = [k for k in weights if k not in own]
     shapes = [f"{k} {tuple(weights[k].shape)} vs {tuple(own[k].shape)}" for k in own
               if k in weights and tuple(weights[k].shape) != tuple(own[k].shape)]
@@ -53,10 +57,10 @@ def fitting_weights(net: nn.Module, weights: dict[str, torch.Tensor], *, where: 
     return weights
 
 
-def load_init(net: nn.Module, state: dict, *, where: str) -> int:
+def load_init(net: nn.Module, state: dict, *, where: str, fresh: tuple[str, ...] = ()) -> int:
     """Load a checkpoint state's weights into ``net`` (see :func:`fitting_weights`); the number of
     tensors loaded."""
-    weights = fitting_weights(net, state["model"], where=where)
+    weights = fitting_weights(net, state["model"], where=where, fresh=fresh)
     net.load_state_dict(weights, strict=False)
     return len(weights)
 

@@ -84,3 +84,28 @@ def test_model_weights_refuses_a_maskpose_checkpoint_and_a_file_that_fits_nothin
     with caplog.at_level(logging.INFO, logger="maskpose_core.model.backbones"):
         assert load_backbone_weights(net.detector.backbone, str(tmp_path / "backbone.pt")) == []
     assert f"loaded {len(own)} of the backbone's {len(own)} tensors" in caplog.text
+
+
+def test_the_authors_stage_2_starts_psi_untrained_and_keeps_the_detector(tiny_data, trained, caplog):
+    # recipe.stage2_physique=scratch: stage 1's detector is loaded, its ψ is left out, and ψ keeps
+    # the seeded values a fresh network of the same config has
+    _, state = trained
+    over = {"recipe.stages": "two_stage", "model.init_prior": "none"}
+    with caplog.at_level(logging.INFO, logger="maskpose_core.train.fit"):
+        net = build_model(_cfg(**over, **{"recipe.stage2_physique": "scratch"}), tiny_data, init=state).state_dict()
+    seeded = build_model(_cfg(**over, **{"recipe.stage2_physique": "scratch"}), tiny_data).state_dict()
+    psi = [k for k in net if k.startswith("physique.")]
+    det = [k for k in state["model"] if not k.startswith("physique.")]
+    assert psi and all(torch.equal(net[k], seeded[k]) for k in psi)
+    assert any(not torch.equal(net[k], state["model"][k]) for k in psi)      # not stage 1's ψ
+    assert all(torch.equal(net[k], state["model"][k]) for k in det)
+    assert f"loaded {len(det)} tensors (detector; ψ untrained (recipe.stage2_physique=scratch))" in caplog.text
+    calibrated = build_model(_cfg(**over), tiny_data, init=state).state_dict()
+    assert all(torch.equal(calibrated[k], state["model"][k]) for k in psi)   # the default: stage 1's ψ
+
+
+def test_a_psi_start_outside_stage_2_is_refused_naming_the_field():
+    with pytest.raises(ValueError, match="recipe.stage2_physique='scratch' needs recipe.stages='two_stage'"):
+        _cfg(**{"recipe.stage2_physique": "scratch"})
+    with pytest.raises(ValueError, match="stage2_physique must be one of"):
+        _cfg(**{"recipe.stages": "two_stage", "recipe.stage2_physique": "random"})
