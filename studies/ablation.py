@@ -63,7 +63,7 @@ COMPONENT_ROWS = (
 STUDY = Study(
     name="ablation",
     title="Ablation — Table 3 and the components of the skeleton and physique masks",
-    rows=table3_rows(seeds=3) + recipe_rows() + COMPONENT_ROWS + (BASELINE, REFERENCE),
+    rows=table3_rows(seeds=3) + recipe_rows(seeds=3) + COMPONENT_ROWS + (BASELINE, REFERENCE),
     metrics=(MPJPE, MPJPE_FLIP, Metric("p_mpjpe_mm", "P-MPJPE (mm)"), AR,
              Metric("mask_iou", "mask IoU", digits=3)),
     seeds=1,

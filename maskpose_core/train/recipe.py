@@ -109,7 +109,9 @@ def stage1_config(cfg: ExperimentConfig) -> ExperimentConfig:
     loss = LossConfig(mode="supervised_reference", physique_supervised=psi, **render)
     train = dataclasses.replace(cfg.train, epochs=r.stage1_epochs, steps_per_epoch=r.stage1_steps_per_epoch,
                                 spp_labelled=0, fault_kill_epoch=-1)
-    model = dataclasses.replace(cfg.model, physique=psi or cfg.model.physique)
+    # stage 1 is supervised on labelled renders: its root is the pseudo set's own (a label there), so a
+    # stage 2 that triangulates its root (``model.root``) shares the stage 1 of the default root
+    model = dataclasses.replace(cfg.model, physique=psi or cfg.model.physique, root="dataset")
     from maskpose_core.data.registry import pseudo_data_config
     return dataclasses.replace(cfg, data=pseudo_data_config(cfg.data), model=model, loss=loss,
                                optim=dataclasses.replace(cfg.optim, lr=r.stage1_lr), train=train,

@@ -1,8 +1,8 @@
 """The paper's study definitions without training: plans, shared hashes, the quick budget.
 
-Hand-checked facts: Table 3 has 5 rows × 3 seeds (the paper's 4 and Full without the template);
-the ablation adds 13 component rows × 1 seed and the supervised reference (1 seed) →
-15 + 13 + 1 = 29 trainings; Table 1's ``Ours`` and
+Hand-checked facts: Table 3 has 5 rows × 3 seeds (the paper's 4 and Full without the template:
+4 × 3 + 1 = 13 trainings); the ablation adds 13 component rows × 1 seed, the supervised reference
+(1 seed) and the recipe's 4 headline rows × 3 seeds and 4 components at 240 steps → 43; Table 1's ``Ours`` and
 ``Ours †`` are the same runs read through different metrics.
 """
 from __future__ import annotations
@@ -47,14 +47,23 @@ def test_ablation_quick_plan_has_the_seeds_and_fits_its_budget(load_study):
     components = [r for r in study.rows if r.group in ("skeleton mask", "physique mask and the rest",
                                                        "our additions (not in the paper)")]
     assert len(components) == 13 and all(len(_hashes(plan, r.name)) == 1 for r in components)
-    for row in ("pseudo only (stage 1)", "stage 2, masks off", "stage 2, Full", "stage 2, wo G",
-                "target REFERENCE (3D labels)"):
+    for row in ("pseudo only (stage 1)", "stage 2, masks off", "stage 2, Full", "target REFERENCE (3D labels)"):
         assert len(_hashes(plan, row)) == 3, row
+    for row in ("stage 2, Full, 240 steps", "stage 2, wo G, 240 steps", "stage 2, wo ψ,G, 240 steps",
+                "stage 2, wo ψ,G,Δ, 240 steps"):                  # components at a stated shorter budget
+        assert len(_hashes(plan, row)) == 1, row
     trainings = training_runs(plan)
-    assert len(trainings) == 44                      # 4 × 3 + 1 + 13 + the reference + the recipe's 5 × 3 + 2
+    assert len(trainings) == 43                      # 4 × 3 + 1 + 13 + the reference + the recipe's 4 × 3 + 4
     per_run, source = estimate_run_s(_empty_frame(), trainings[0][1].cfg)   # a mask-only row: 1 × 80 steps
     assert "fallback" in source and per_run == FIXED_S["quick"] + 80 * STEP_S["quick"]
-    total, _ = estimate_plan_s(_empty_frame(), [p.cfg for _, p in trainings])
+    # from nothing but the zoo: stage 1 and the REFERENCE are the zoo's (no stage-1 run; 3 evaluations)
+    from maskpose_core.train.recipe import stages
+    from maskpose_core.train.zoo import Zoo
+    from studies.runner.cli import _final_in_zoo
+    total, source = estimate_plan_s(_empty_frame(), [p.cfg for _, p in trainings],
+                                    stage1_done=lambda cfg: Zoo().find(stages(cfg)[0]) is not None,
+                                    final_in_zoo=_final_in_zoo)
+    assert "stage-1 runs" not in source and "3 × evaluation of a zoo entry" in source
     assert total <= study.budget_hours * 3600
 
 
@@ -103,10 +112,22 @@ def test_the_recipe_study_reads_test_and_its_stage2_rows_share_stage1():
     rows = {r.name: r for r in mod.STUDY.rows}
     base = profile_config("quick")
     key = lambda name: stage_key(stage1_config(apply_overrides(base, dict(rows[name].overrides))))   # noqa: E731
-    # the masks-off control, Full, wo G and the rows without ψ (ψ's weights dropped) start from the
-    # same stage 1; an architecture of the detector (the image × mask input) has its own
-    assert key("pseudo only (stage 1)") == key("stage 2, masks off") == key("stage 2, Full") == key("stage 2, wo G")
-    assert key("stage 2, wo ψ,G") == key("stage 2, wo ψ,G,Δ") == key("stage 2, Full")
-    assert key("stage 2, Full, input image × mask") != key("stage 2, Full")
-    # the reference gets stage 1 + stage 2 steps
-    assert rows["target REFERENCE (3D labels)"].overrides["train.epochs"] == 2 * 3
+    # every stage-2 row (the authors' too: ψ from scratch, their weights and rate) and the rows
+    # without ψ (ψ's weights dropped) start from the same stage 1; an architecture of the detector
+    # (the image × mask input) would have its own
+    stage2 = [n for n, r in rows.items() if r.overrides.get("recipe.stages") == "two_stage"]
+    assert len(stage2) >= 15 and {key(n) for n in stage2} == {key("pseudo only (stage 1)")}
+    image_mask = stage_key(stage1_config(apply_overrides(base, {**rows["stage 2, Full"].overrides,
+                                                                "model.input": "image*mask"})))
+    assert image_mask != key("stage 2, Full")
+    # stage 1 and the target REFERENCE of every seed come from the package's zoo, at their plateaus
+    from maskpose_core.train.recipe import stages
+    from maskpose_core.train.zoo import Zoo
+    zoo = Zoo()
+    plan = plan_study(mod.STUDY, profile="quick")
+    for p in plan:
+        if p.row.name in ("stage 2, Full", "stage 2, masks off", "pseudo only (stage 1)"):
+            assert zoo.find(stages(p.cfg)[0]).name == f"stage1-seed{p.seed}"
+        if p.row.name == "target REFERENCE (3D labels)":
+            assert zoo.find(stages(p.cfg)[-1]).name == f"reference-seed{p.seed}"
+    assert rows["stage 2, Full"].seeds == 5 and rows["target REFERENCE (3D labels)"].seeds == 3

@@ -68,7 +68,8 @@ def test_stage1_is_supervised_on_the_pseudo_set_and_its_key_says_which_rows_shar
     # a stage-2-only key does not change the key: the loss weights, the recipe's stage-2 knobs, the budget
     stage2_only = {"loss.lambda_s": 0.02, "loss.lambda_p": 0.02, "loss.coverage_weight": 0, "loss.geodesic": False,
                    "loss.extremity_weight": 0, "recipe.pseudo_weight": 3.0, "recipe.discriminator_weight": 0.5,
-                   "train.epochs": 7, "optim.lr": 1e-4}
+                   "train.epochs": 7, "optim.lr": 1e-4, "recipe.stage2_physique": "scratch",
+                   "model.root": "triangulated"}       # stage 1's root is the labelled renders' own
     assert _key(apply_overrides(cfg, stage2_only)) == _key(cfg)
     # how fast, not what is learned: a compiled stage 1 serves a plain run
     assert _key(apply_overrides(cfg, {"train.compile": True, "train.val_samples": 3, "train.num_threads": 2})) \

@@ -43,9 +43,9 @@ def test_dry_run_prints_rows_hashes_status_and_an_estimate(store, run_study, loa
     out = capsys.readouterr().out
     plan = plan_study(load_study("ablation")["STUDY"], profile="quick")
     assert all(p.hash[:12] in out for p in plan)
-    assert "44 distinct trainings" in out and "to run: 44 trainings" in out and "estimate: ≈ " in out
-    # one stage 1 per seed: the rows without ψ start from Full's (ψ's weights dropped on loading)
-    assert "(44 runs + 3 stage-1 runs: " in out
+    assert "43 distinct trainings" in out and "to run: 43 trainings" in out and "estimate: ≈ " in out
+    # every stage 1 and target REFERENCE comes from the zoo: no stage-1 run, the REFERENCE evaluated
+    assert "(43 runs: " in out and "stage-1 runs" not in out and "3 × evaluation of a zoo entry" in out
     assert not store.reports.exists()
 
 
