@@ -35,7 +35,7 @@ def test_every_budget_is_a_full_run_of_its_own_steps():
     # stage 2's curves exist once stage 1's plateau is set, each run started from a stage 1 of that many steps
     stage2 = [r for r in STUDY.rows if r.group in ("stage 2, Full", "stage 2, masks off")]
     assert len(stage2) == 5 and {r.overrides["recipe.stage1_epochs"] * 80 for r in stage2} == {3840}   # masks off: 240, 480
-    assert len(STUDY.rows) == 14 + 6
+    assert len(STUDY.rows) == 14 + 5
 
 
 def test_the_curves_plot_is_written_from_the_runs_csv(tmp_path):
