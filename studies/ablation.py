@@ -7,15 +7,16 @@
 ψ off, G off (Table 3's ``wo G``), the structure prior off, coarse-to-fine off / with a wide
 start. "Our additions": the multi-view consistency/triangulation terms, the coverage term, the
 extremity term and the template articulation prior off.
-Table 3 is also run under the two-stage recipe (``studies.definitions.recipe_rows``: pseudo
-only, stage 2 with masks off, Table 3's rows as stage-2 variants, the target REFERENCE).
+Table 3 is also run under the two-stage recipe from the model zoo (``studies.definitions.recipe_rows``):
+pseudo only (the zoo's stage 1, evaluated), stage 2 with masks off and Full at stage 2's plateau
+(480 steps), the target REFERENCE (the zoo's, evaluated), and Table 3's rows as stage-2 variants at
+a stated shorter budget (240 steps) beside Full at 240.
 Seeds per row: 3 for Table 3's four rows and the recipe's headline rows, 1 for each component
-row and for "Full, no template" (``--seeds K`` sets every row). Budgets (``QUICK_BUDGET``,
-compiled backbone): 1 × 80 steps for a mask-only row (it plateaus there), 3 × 80 for the
-supervised reference, 3 × 80 for stage 1 and for stage 2 (stage 2 cut to 80 steps loses 42 % of
-the masks' gain), 6 × 80 for the target REFERENCE. The whole study is 44 trainings plus one
-stage 1 per seed, ≈ 2.5 h on 2 CPU cores from nothing; ``--dry-run`` prints the plan and the
-estimate for this machine. Rows read the test subjects (every choice was made on val).
+row, for the recipe's components and for "Full, no template" (``--seeds K`` sets every row).
+Budgets (``QUICK_BUDGET``, compiled backbone): 1 × 80 steps for a mask-only row (it plateaus
+there), 3 × 80 for the supervised reference. The whole study is 43 trainings, 6 of them
+evaluations of zoo entries; ``--dry-run`` prints the plan and the estimate for this machine.
+Rows read the test subjects (every choice was made on val).
 """
 from __future__ import annotations
 
