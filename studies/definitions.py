@@ -81,8 +81,8 @@ STEPS_PER_EPOCH = QUICK_BUDGET["quick"]["train.steps_per_epoch"]
 ZOO_STAGE1 = {"recipe.stage1_epochs": PLATEAU_STEPS["stage1"] // STEPS_PER_EPOCH,
               "data.pseudo_activities": PSEUDO_ACTIVITIES}
 # Stage 2's plateau from that stage 1 (reports/convergence.md, val, 2 seeds paired): Full gains
-# +2.2 % from 240 to 480 steps and +1.2 % from 480 to 960 (seed 0; seed 1 pending); masks off gains +0.8 %
-# from 240 to 480.
+# +2.2 % from 240 to 480 steps and +1.1 % from 480 to 960 (+1.2 %, +1.1 % per seed): plateau 480;
+# masks off gains +0.8 % from 240 to 480: plateau 240 (the headline pairs both at 480).
 STAGE2_PLATEAU_STEPS = 480
 STAGE2_EPOCHS = STAGE2_PLATEAU_STEPS // STEPS_PER_EPOCH
 # Component rows of the main job (Table 3's rows as stage-2 variants) run at a stated shorter
