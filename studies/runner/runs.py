@@ -61,9 +61,9 @@ def finished_runs(uri: str) -> dict[str, str]:
 # 83–96 s, ≈ 0.88 s per step + ≈ 20 s; the rows without ψ 60–66 s).
 STEP_S = {"smoke": 0.5, "quick": 0.88}
 FIXED_S = {"smoke": 4.0, "quick": 20.0}
-# An evaluation of a zoo entry (full val and test splits, no step): 89 s each for the adopted
-# entries on 2 cores (maskpose zoo adopt, 2026-12-07).
-ZOO_EVAL_S = {"smoke": 4.0, "quick": 89.0}
+# An evaluation of a zoo entry (full val and test splits, no step): 16-20 s each on 2 cores
+# (studies/recipe.py's pseudo-only and REFERENCE rows, 2026-12-08).
+ZOO_EVAL_S = {"smoke": 4.0, "quick": 18.0}
 # Stage 2 of the two-stage recipe also runs the pseudo-image batch through φ each step: its
 # 240-step runs took 324 s (masks off) and 356 s (Full) in the same run, ≤ 1.6× the mask-only
 # step. Stage 1 (supervised on the pseudo set, ψ supervised beside φ, no evaluation of its own)
