@@ -310,6 +310,7 @@ ADDED_FIELDS: dict[str, typing.Any] = {
     "model.init": "",
     "loss.discriminator_weight": 0.0,
     "recipe.stage2_physique": "stage1",
+    "loss.mask_scope": "all",
 }
 
 

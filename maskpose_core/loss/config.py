@@ -35,6 +35,8 @@ class LossConfig:
     physique_supervised: bool = False  # supervised modes: also train ψ on the exact skeleton -> mask pairs (stage 1)
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
+    mask_scope: str = "all"          # all | similarity: the mask terms' gradient moves only the pose's
+                                     # translation, rotation and scale, never its articulation (loss/scope.py)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -61,6 +63,9 @@ class LossConfig:
                              "G is high); set loss.extremity_weight=0 to turn G off")
         if not 0.0 <= self.extremity_threshold < 1.0:
             raise ValueError(f"LossConfig.extremity_threshold must be in [0, 1), got {self.extremity_threshold}")
+        from maskpose_core.loss.scope import SCOPES
+        if self.mask_scope not in SCOPES:
+            raise ValueError(f"LossConfig.mask_scope must be one of {SCOPES}, got {self.mask_scope!r}")
         if self.render_size < 8:
             raise ValueError(f"LossConfig.render_size must be >= 8, got {self.render_size}")
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from maskpose_core.geometry import camera_to_world
-from maskpose_core.loss import mask_loss, structure
+from maskpose_core.loss import mask_loss, scope, structure
 from maskpose_core.loss.config import LossConfig
 from maskpose_core.render.skeleton_mask import SkeletonMaskRenderer
 from maskpose_core.skeleton import EXTREMITY_JOINTS, NUM_JOINTS, ROOT, TEMPLATE_MM
@@ -167,7 +167,11 @@ class MaskObjective(nn.Module):
         lc = self.cfg
         R, t, K = batch["R"], batch["t_mm"], batch["K"]
         joints_world = camera_to_world(joints_cam_mm, R, t)                              # (B, C, L, 3)
-        pts, target = mask_loss.cross_view_points(joints_world, K, R, t, self.image_size,
+        # what the mask renders are drawn from: the joints, or (loss.mask_scope) the joints whose
+        # gradient moves only the pose's similarity; the structure terms keep the plain joints
+        drawn = scope.scoped(joints_cam_mm, lc.mask_scope)
+        drawn_world = joints_world if drawn is joints_cam_mm else camera_to_world(drawn, R, t)
+        pts, target = mask_loss.cross_view_points(drawn_world, K, R, t, self.image_size,
                                                   cross_view=lc.cross_view)             # (B, Cs, Ct, L, 2)
         b, cs, ct, l, _ = pts.shape
         m_skel = self.renderer(pts.reshape(-1, l, 2), sigma2).view(b, cs, ct, lc.render_size, lc.render_size)
