@@ -14,7 +14,7 @@ import math
 import typing
 from dataclasses import dataclass, field
 
-from maskpose_core.data.configs import DataConfig
+from maskpose_core.data.configs import SINGLE_VIEW_DATASETS, DataConfig
 from maskpose_core.model.config import ModelConfig
 from maskpose_core.model.precision import PRECISIONS
 from maskpose_core.loss.config import LossConfig
@@ -100,6 +100,9 @@ class ExperimentConfig:
         if self.recipe.has_stage1 and self.data.dataset == "pseudo":
             raise ValueError("recipe.stages uses the pseudo set as its source; data.dataset must be the target, "
                              "not 'pseudo'")
+        if self.loss.robust_triangulation_weight > 0 and self.data.dataset in SINGLE_VIEW_DATASETS:
+            raise ValueError(f"loss.robust_triangulation_weight > 0 needs at least 2 views per moment; data.dataset="
+                             f"{self.data.dataset!r} has 1 (set loss.robust_triangulation_weight=0)")
         if self.model.physique and self.loss.render_size % 4:
             raise ValueError(f"loss.render_size ({self.loss.render_size}) must be a multiple of 4 with "
                              f"model.physique=true (the physique U-Net halves it twice)")
@@ -311,6 +314,8 @@ ADDED_FIELDS: dict[str, typing.Any] = {
     "loss.discriminator_weight": 0.0,
     "recipe.stage2_physique": "stage1",
     "loss.mask_scope": "all",
+    "loss.robust_triangulation_weight": 0.0,
+    "loss.robust_triangulation_align": True,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DATASETS = ("cmu-mv4", "cmu-3dhp-rig", "pseudo", "h36m", "3dhp", "wild")
+SINGLE_VIEW_DATASETS = ("wild",)       # one view per moment: no multi-view term can run on them
 # Real data sets skip a moment whose mask box is shorter than this on its longer side (full-image
 # px): half the default crop S = 64, so a smaller person would be magnified more than 2x to fill
 # the crop (1.67x after the 1.2 margin) -- a far or half-detected person (issue: 2x2 masks).

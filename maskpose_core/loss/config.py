@@ -35,6 +35,9 @@ class LossConfig:
     physique_supervised: bool = False  # supervised modes: also train ψ on the exact skeleton -> mask pairs (stage 1)
     render_size: int = 32            # side of the masks compared in the loss (px)
     cross_view: bool = True          # render every view's prediction in every view (C×C)
+    robust_triangulation_weight: float = 0.0  # pull towards the views' robust triangulation (left/right resolved,
+                                              # outlier views dropped: loss/robust_triangulation.py; not in the paper)
+    robust_triangulation_align: bool = True   # … Procrustes-aligned to each prediction first (articulation only)
     mask_scope: str = "all"          # all | similarity: the mask terms' gradient moves only the pose's
                                      # translation, rotation and scale, never its articulation (loss/scope.py)
 
@@ -47,7 +50,7 @@ class LossConfig:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
                   "coverage_weight", "extremity_weight", "template_weight",
-                  "triangulation_weight", "extra_weight"):
+                  "triangulation_weight", "extra_weight", "robust_triangulation_weight"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

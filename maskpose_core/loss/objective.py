@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from maskpose_core.geometry import camera_to_world
-from maskpose_core.loss import mask_loss, scope, structure
+from maskpose_core.loss import mask_loss, robust_triangulation, scope, structure
 from maskpose_core.loss.config import LossConfig
 from maskpose_core.render.skeleton_mask import SkeletonMaskRenderer
 from maskpose_core.skeleton import EXTREMITY_JOINTS, NUM_JOINTS, ROOT, TEMPLATE_MM
@@ -112,6 +112,12 @@ def _triangulation(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
                                         obj.image_size)
 
 
+def _robust_triangulation(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
+    b = r.batch
+    return robust_triangulation.robust_triangulation_loss(r.joints, r.xy_norm[:, :, :NUM_JOINTS], b["K"], b["R"],
+                                                          b["t_mm"], obj.image_size, align=lc.robust_triangulation_align)
+
+
 def _consistency(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     return structure.consistency_loss(r.joints_world_mm)
 
@@ -136,6 +142,7 @@ TERMS: tuple[Term, ...] = (
     Term("template", "template_weight", _template),
     Term("triangulation", "triangulation_weight", _triangulation, multi_view=True),
     Term("consistency", "consistency_weight", _consistency, multi_view=True),
+    Term("robust_triangulation", "robust_triangulation_weight", _robust_triangulation, multi_view=True),
 )
 # Computed and added (× its weight) even at weight 0: the skeleton term is always logged, and
 # ψ stays in the graph so DDP sees a gradient (0) for every parameter.

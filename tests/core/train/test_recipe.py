@@ -160,11 +160,15 @@ def test_run_stages_trains_a_shared_stage_once_and_hands_it_on(tmp_path, stage1)
     assert calls == [("stage1", None), ("stage2", name), ("stage2", name), ("pseudo_only", name)]
 
 
-def test_stage2_lowers_its_mask_loss_and_reads_no_target_label(tiny_data, stage1):
+@pytest.mark.parametrize("lever", [{}, {"loss.mask_scope": "similarity"},
+                                   {"loss.robust_triangulation_weight": 1.0, "loss.triangulation_weight": 0.0}],
+                         ids=["shipped", "similarity-scoped masks", "robust triangulation"])
+def test_stage2_lowers_its_mask_loss_and_reads_no_target_label(tiny_data, stage1, lever):
     """The target's train joints are NaN (all but the root the root protocol uses): stage 2
-    still trains to finite losses, and its mask loss on a target batch goes down."""
+    still trains to finite losses, with each label-free lever of issue 31 too, and its mask loss
+    on a target batch goes down."""
     cfg, state = stage1
-    cfg = apply_overrides(cfg, {"train.epochs": 4, "train.steps_per_epoch": 0, "loss.physique_warmup": 0.0})
+    cfg = apply_overrides(cfg, {"train.epochs": 4, "train.steps_per_epoch": 0, "loss.physique_warmup": 0.0, **lever})
     train = PackedSplit(tiny_data.train.folder, tiny_data.train.split).load_in_memory()
     for key in ("joints_cam_mm", "joints_world_mm", "joints_2d_norm"):
         train.arrays[key] = np.full_like(train.arrays[key], np.nan)
@@ -183,6 +187,8 @@ def test_stage2_lowers_its_mask_loss_and_reads_no_target_label(tiny_data, stage1
     assert np.isfinite(metrics["train/loss"]) and metrics["train/loss_pseudo"] > 0
     assert after < before, (before, after)
     assert np.isfinite(metrics["val/mpjpe_mm"])
+    if "loss.robust_triangulation_weight" in lever:
+        assert np.isfinite(metrics["train/loss_robust_triangulation"]) and metrics["train/loss_robust_triangulation"] > 0
 
 
 def test_fit_recipe_is_the_stages_run_by_hand(tiny_data, tmp_path, monkeypatch):
