@@ -1,15 +1,16 @@
 """Where does the training loss put a pose? Optimise world poses directly (no network).
 
     .venv/bin/python tools/loss_probe.py gt|template [--profile quick] [--moments 16] [--steps 150]
-                                         [--data-root DIR] [key=value ...]
+                                         [--data-root DIR] [--psi zoo:stage1-seed0] [key=value ...]
 
 Takes evenly spread validation moments of the profile's cmu-mv4 build, starts from the ground
 truth (``gt``: how far the loss's minimum lies from the truth — its bias) or from the hand-made
 template facing camera 0 (``template``: what a label-free start reaches), and runs Adam on the
 world joints (root held at the data set's root) against the label-free objective
 (:meth:`maskpose_core.loss.objective.MaskObjective.mask_terms`) of the config with the given
-overrides. ψ is left out: it is a network that learns the body around the skeleton, and an
-untrained one would only add noise to the comparison of poses. Prints the loss at the truth and
+overrides. ψ is left out unless ``--psi`` names a trained one (a checkpoint or a zoo entry: the
+stage-2 start, calibrated on the pseudo images), which is then frozen: an untrained ψ would
+only add noise to the comparison of poses. Prints the loss at the truth and
 at the start, then the loss and MPJPE († and plain, root-relative, mm) after optimising, and the
 error per joint.
 
@@ -43,10 +44,11 @@ def probe_batch(val, moments: int) -> dict[str, torch.Tensor]:
 
 class PoseLoss:
     """The label-free loss of world poses: ``PoseLoss(cfg, batch)(world_mm)`` with world_mm
-    (N, J, 3) → () the weighted sum of the objective's mask terms for every view (no ψ)."""
+    (N, J, 3) → () the weighted sum of the objective's mask terms for every view; with ``physique``
+    (a trained ψ, frozen) the physique term too, else no ψ."""
 
-    def __init__(self, cfg: ExperimentConfig, batch: dict[str, torch.Tensor]):
-        self.batch, self.cfg = batch, cfg
+    def __init__(self, cfg: ExperimentConfig, batch: dict[str, torch.Tensor], physique: torch.nn.Module | None = None):
+        self.batch, self.cfg, self.physique = batch, cfg, physique
         self.objective = MaskObjective(cfg.loss, image_size=cfg.data.image_size, num_landmarks=NUM_JOINTS)
 
     def terms(self, world_mm: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -54,11 +56,24 @@ class PoseLoss:
         views = b["R"].shape[1]
         cam = world_to_camera(world_mm[:, None].expand(-1, views, -1, -1), b["R"], b["t_mm"])   # (N, C, J, 3)
         xy = pixels_to_normalized(project_to_pixels_soft(cam, b["K"]), self.cfg.data.image_size)
-        return self.objective.mask_terms(b, cam, xy, sigma2=self.cfg.loss.sigma2, physique=None,
-                                         physique_on=False)
+        return self.objective.mask_terms(b, cam, xy, sigma2=self.cfg.loss.sigma2, physique=self.physique,
+                                         physique_on=self.physique is not None)
 
     def __call__(self, world_mm: torch.Tensor) -> torch.Tensor:
         return self.terms(world_mm)["loss"]
+
+
+def frozen_physique(where: str) -> torch.nn.Module:
+    """ψ of a maskpose checkpoint (a file, or ``zoo:<entry>``), in eval mode and frozen: the body
+    model the probe's physique term renders with (ValueError when the checkpoint has none)."""
+    from maskpose_core.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from maskpose_core.train.zoo import resolve_init
+    net, _ = model_from_checkpoint(load_checkpoint(resolve_init(where)))
+    if net.physique is None:
+        raise ValueError(f"--psi {where}: the checkpoint has no ψ (model.physique was off)")
+    for p in net.physique.parameters():
+        p.requires_grad_(False)
+    return net.physique.eval()
 
 
 def start_pose(kind: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -101,6 +116,7 @@ def main(argv=None) -> dict[str, float]:
     ap.add_argument("--moments", type=int, default=16)
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--data-root", default="", help="built data (default $MASKPOSE_DATA or <project>/data)")
+    ap.add_argument("--psi", default="", help="ψ of this checkpoint or zoo:<entry>, frozen (default: no ψ)")
     ap.add_argument("overrides", nargs="*", metavar="key=value")
     args = ap.parse_intermixed_args(argv)
     if args.moments < 1 or args.steps < 0:
@@ -109,8 +125,12 @@ def main(argv=None) -> dict[str, float]:
         cfg = apply_overrides(profile_config(args.profile), parse_overrides(args.overrides))
     except ValueError as err:
         ap.error(str(err))
+    try:
+        physique = frozen_physique(args.psi) if args.psi else None
+    except (ValueError, FileNotFoundError) as err:
+        ap.error(str(err))
     batch = probe_batch(load_data(cfg.data, root=args.data_root or None, progress=False).val, args.moments)
-    loss_of, gt = PoseLoss(cfg, batch), batch["joints_world_mm"]
+    loss_of, gt = PoseLoss(cfg, batch, physique), batch["joints_world_mm"]
     w0 = start_pose(args.start, batch)
     with torch.no_grad():
         out = {"loss_gt": float(loss_of(gt)), "loss_start": float(loss_of(w0)),

@@ -99,3 +99,16 @@ def extremity(points_norm: Tensor, tips: Tensor, eps: float) -> Tensor:
     dy = g.view(1, 1, r, 1) - points_norm[..., 1, None, None]                 # (N, E, R, 1)
     d2 = (dx * dx + dy * dy).amin(dim=1)                                      # (N, R, R)
     return (tips * torch.sqrt(d2 + eps * eps)).sum() / tips.sum().clamp_min(1e-6)
+
+
+def outside_share(mask: Tensor, bones: Tensor, weight: Tensor) -> Tensor:
+    """Per-bone share of each bone map's mass that lies outside the mask, averaged.
+
+    mask / weight (N, R, R), bones (N, K, R, R) → (). For bone k: Σ_p w (1 − M) B_k / Σ_p w B_k,
+    so a bone is judged by the share of itself that leaves the silhouette, not by its length: a
+    short or hidden bone earns nothing by shrinking. 0 when every bone lies inside the mask.
+    """
+    w = weight.unsqueeze(1)
+    inside = (w * bones).flatten(2).sum(-1).clamp_min(1e-6)                       # (N, K)
+    outside = (w * (1.0 - mask.unsqueeze(1)) * bones).flatten(2).sum(-1)
+    return (outside / inside).mean()

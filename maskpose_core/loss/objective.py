@@ -56,6 +56,7 @@ class Renders:
     physique: nn.Module | None
     physique_on: bool
     extras: dict[str, Tensor]
+    sigma2: float = 0.0
 
     @property
     def joints(self) -> Tensor:
@@ -75,6 +76,12 @@ def _coverage(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     l = r.points_norm.shape[-2]
     d2 = obj.renderer.nearest_dist2(r.points_norm.reshape(-1, l, 2)).view_as(r.m_skel)
     return mask_loss.coverage(r.mask, d2, r.geo, lc.coverage_eps)
+
+
+def _inside(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
+    l = r.points_norm.shape[-2]
+    bones = obj.renderer.bone_maps(r.points_norm.reshape(-1, l, 2), r.sigma2)
+    return mask_loss.outside_share(r.mask.flatten(0, 2), bones, r.geo.flatten(0, 2))
 
 
 def _extremity(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
@@ -135,6 +142,7 @@ class Term:
 TERMS: tuple[Term, ...] = (
     Term("skeleton", "lambda_s", _skeleton),
     Term("coverage", "coverage_weight", _coverage),
+    Term("inside", "inside_weight", _inside),
     Term("extremity", "extremity_weight", _extremity),
     Term("physique", "lambda_p", _physique, needs_physique=True),
     Term("symmetry", "symmetry_weight", _symmetry),
@@ -188,7 +196,7 @@ class MaskObjective(nn.Module):
         return Renders(batch=batch, joints_cam_mm=joints_cam_mm, xy_norm=xy_norm, joints_world_mm=joints_world,
                        points_norm=pts, m_skel=m_skel, mask=mask_views[:, target],
                        geo=geo_views[:, target], mask_views=mask_views, geo_views=geo_views, target=target,
-                       physique=physique, physique_on=physique_on, extras={})
+                       physique=physique, physique_on=physique_on, extras={}, sigma2=sigma2)
 
     def mask_terms(self, batch: dict[str, Tensor], joints_cam_mm: Tensor, xy_norm: Tensor, *, sigma2: float,
                    physique: nn.Module | None = None, physique_on: bool = False) -> dict[str, Tensor]:

@@ -37,15 +37,16 @@ def render_segments(points_norm: Tensor, segments: Tensor, sigma2: Tensor, size:
     points_norm  (N, L, 2) normalised crop coordinates (x right, y down)
     segments     (K, 2) long, indices into L
     sigma2       (K,) bone widths σ² in normalised units²
-    returns      (N, size, size) in [0, 1] for 'max', [0, K] for 'sum'
+    returns      (N, size, size) in [0, 1] for 'max', [0, K] for 'sum'; (N, K, size, size), one map
+                 per segment, for 'none'
     """
     if points_norm.ndim != 3 or points_norm.shape[-1] != 2:
         raise ValueError(f"points_norm must be (N, L, 2), got {tuple(points_norm.shape)}")
     if segments.ndim != 2 or segments.shape[1] != 2 or sigma2.shape != (segments.shape[0],):
         raise ValueError(f"segments must be (K, 2) with sigma2 (K,), got {tuple(segments.shape)}, "
                          f"{tuple(sigma2.shape)}")
-    if combine not in ("sum", "max"):
-        raise ValueError(f"combine must be 'sum' or 'max', got {combine!r}")
+    if combine not in ("sum", "max", "none"):
+        raise ValueError(f"combine must be 'sum', 'max' or 'none', got {combine!r}")
     grid = pixel_centres(size, dtype=points_norm.dtype, device=points_norm.device)
     a = points_norm[:, segments[:, 0]]              # (N, K, 2)
     b = points_norm[:, segments[:, 1]]
@@ -59,6 +60,8 @@ def render_segments(points_norm: Tensor, segments: Tensor, sigma2: Tensor, size:
     dx = wx - t * vx
     dy = wy - t * vy
     bone = torch.exp(-(dx * dx + dy * dy) / sigma2.to(points_norm).view(1, -1, 1, 1))
+    if combine == "none":
+        return bone
     return bone.amax(dim=1) if combine == "max" else bone.sum(dim=1)
 
 
@@ -110,6 +113,10 @@ class SkeletonMaskRenderer(torch.nn.Module):
     def forward(self, points_norm: Tensor, sigma2: float) -> Tensor:
         return render_skeleton(points_norm, self.segments, sigma2 * self.arm_factor, self.size,
                                combine=self.combine)
+
+    def bone_maps(self, points_norm: Tensor, sigma2: float) -> Tensor:
+        """(N, L, 2) -> (N, K, size, size): each segment's own map B_k (autograd; the per-bone terms)."""
+        return render_segments(points_norm, self.segments, sigma2 * self.arm_factor, self.size, combine="none")
 
     def nearest_dist2(self, points_norm: Tensor) -> Tensor:
         """(N, L, 2) -> (N, size, size): squared distance from every pixel centre to the nearest
