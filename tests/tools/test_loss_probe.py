@@ -58,3 +58,32 @@ def test_bad_input_exits_2(probe, argv, capsys):
         probe["main"](argv + ["--profile", "smoke"])
     assert done.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_drift_table_probes_each_term_set_with_a_trained_psi(smoke_data_root, tmp_path, capsys):
+    # a smoke ψ from a one-step supervised run: the physique term renders with it; each named term
+    # set gives one row ending in the gate's verdict, the file holds the printed table, and an
+    # unknown set is refused
+    import sys
+    sys.path.insert(0, str(TOOL.parent))
+    table = runpy.run_path(str(TOOL.parent / "drift_table.py"))
+    from maskpose_core.config import apply_overrides, profile_config
+    from maskpose_core.data.registry import load_data
+    from maskpose_core.train.checkpoint import save_checkpoint
+    from maskpose_core.train.fit import fit
+    from maskpose_core.train.hooks import TrainHooks
+    cfg = apply_overrides(profile_config("smoke"), {"loss.mode": "supervised_reference", "loss.physique_supervised": True,
+                                                    "train.epochs": 1, "train.steps_per_epoch": 1, "train.val_samples": 4,
+                                                    "train.figure_samples": 0})
+    reports = []
+    fit(cfg, load_data(cfg.data, root=smoke_data_root, progress=False), hooks=TrainHooks(report=reports.append))
+    psi = save_checkpoint(tmp_path / "state.pt", reports[-1].state)
+    out = tmp_path / "drift.md"
+    lines = table["main"](["--profile", "smoke", "--data-root", str(smoke_data_root), "--moments", "2", "--steps", "3",
+                           "--psi", str(psi), "--sets", "physique only", "structure priors only", "--out", str(out)])
+    rows = [l for l in lines if l.startswith("| physique only") or l.startswith("| structure priors only")]
+    assert len(rows) == 2 and all(r.endswith("| fail |") or r.endswith("| pass |") for r in rows)
+    assert out.read_text().splitlines()[-1] == lines[-1]
+    with pytest.raises(SystemExit):
+        table["main"](["--profile", "smoke", "--sets", "no such set"])
+    assert "--sets must name term sets" in capsys.readouterr().err
