@@ -316,7 +316,7 @@ ADDED_FIELDS: dict[str, typing.Any] = {
     "loss.mask_scope": "all",
     "loss.robust_triangulation_weight": 0.0,
     "loss.robust_triangulation_align": True,
-    "loss.inside_weight": 0.0,
+    "loss.bone_outside_weight": 0.0,
 }
 
 

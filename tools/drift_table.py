@@ -41,8 +41,8 @@ TERM_SETS: dict[str, dict] = {
     "coverage only": {**OFF, "loss.coverage_weight": 1.0},
     "authors' (skeleton, physique 0.02; G off)": {**OFF, "loss.lambda_s": 0.02, "loss.lambda_p": 0.02,
                                                   "loss.geodesic": False},
-    "inside only": {**OFF, "loss.inside_weight": 1.0},
-    "inside + physique": {**OFF, "loss.inside_weight": 1.0, "loss.lambda_p": 1.0},
+    "bone outside share only": {**OFF, "loss.bone_outside_weight": 1.0},
+    "bone outside share + physique": {**OFF, "loss.bone_outside_weight": 1.0, "loss.lambda_p": 1.0},
     "shipped, thinner arms (×0.25)": {"loss.arm_sigma_factor": 0.25},
     "structure priors only": dict(OFF),
 }

@@ -27,7 +27,8 @@ class LossConfig:
     consistency_weight: float = 1.0  # multi-view agreement of world-space predictions (label-free; not in the paper)
     triangulation_weight: float = 1.0  # pull each view's 3D towards the DLT triangulation of all views' 2D (not in the paper)
     coverage_weight: float = 1.0     # silhouette coverage: mean G·M·distance to the nearest bone (not in the paper)
-    inside_weight: float = 0.0       # per-bone share of each bone outside the silhouette (not in the paper)
+    bone_outside_weight: float = 0.0  # per-bone share of each bone's map outside the silhouette (not in the paper;
+                                      # not the removed loss.inside_weight, an unnormalised outside distance)
     coverage_eps: float = 0.02       # Charbonnier ε of the coverage distance, normalised crop units
     extremity_weight: float = 1.0    # silhouette tips (high G) reached by wrists, ankles, head top (not in the paper)
     extremity_threshold: float = 0.6  # share of the inside G range above which a pixel is a tip
@@ -51,7 +52,7 @@ class LossConfig:
             raise ValueError(f"LossConfig.combine must be one of {COMBINES}, got {self.combine!r}")
         for n in ("lambda_s", "lambda_p", "symmetry_weight", "limb_ratio_weight", "consistency_weight",
                   "coverage_weight", "extremity_weight", "template_weight",
-                  "triangulation_weight", "extra_weight", "robust_triangulation_weight", "inside_weight"):
+                  "triangulation_weight", "extra_weight", "robust_triangulation_weight", "bone_outside_weight"):
             if getattr(self, n) < 0:
                 raise ValueError(f"LossConfig.{n} must be >= 0, got {getattr(self, n)}")
         for n in ("sigma2", "sigma2_start", "arm_sigma_factor", "coverage_eps"):

@@ -78,7 +78,7 @@ def _coverage(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     return mask_loss.coverage(r.mask, d2, r.geo, lc.coverage_eps)
 
 
-def _inside(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
+def _bone_outside(r: Renders, lc: LossConfig, obj: "MaskObjective") -> Tensor:
     l = r.points_norm.shape[-2]
     bones = obj.renderer.bone_maps(r.points_norm.reshape(-1, l, 2), r.sigma2)
     return mask_loss.outside_share(r.mask.flatten(0, 2), bones, r.geo.flatten(0, 2))
@@ -142,7 +142,7 @@ class Term:
 TERMS: tuple[Term, ...] = (
     Term("skeleton", "lambda_s", _skeleton),
     Term("coverage", "coverage_weight", _coverage),
-    Term("inside", "inside_weight", _inside),
+    Term("bone_outside", "bone_outside_weight", _bone_outside),
     Term("extremity", "extremity_weight", _extremity),
     Term("physique", "lambda_p", _physique, needs_physique=True),
     Term("symmetry", "symmetry_weight", _symmetry),
