@@ -44,6 +44,7 @@ TERM_SETS: dict[str, dict] = {
     "bone outside share only": {**OFF, "loss.bone_outside_weight": 1.0},
     "bone outside share + physique": {**OFF, "loss.bone_outside_weight": 1.0, "loss.lambda_p": 1.0},
     "shipped, thinner arms (×0.25)": {"loss.arm_sigma_factor": 0.25},
+    "shipped, masks in similarity scope": {"loss.mask_scope": "similarity"},
     "structure priors only": dict(OFF),
 }
 
