@@ -64,7 +64,8 @@ def verdict(metric: str, effect: PairedEffect, gap: float) -> Verdict:
         rule = (f"no harm: CI's lower bound > −{NON_INFERIORITY_MARGIN_MM:g}, judged when its half-width "
                 f"≤ {MAX_HALF_WIDTH_MM:g}")
         if text == "undecided" and effect.n >= 2:
-            rule += f" (it is ± {effect.half_width:.1f}: add seeds, up to 10)"
+            rule += f" (it is ± {effect.half_width:.1f}: add seeds, up to 10"
+            rule += "; the whole CI is below 0: a harm at 95 %)" if effect.hi < 0 else ")"
         return Verdict(text, rule)
     return Verdict("—", "shown, not judged")
 

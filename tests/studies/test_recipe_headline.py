@@ -55,6 +55,12 @@ def test_p_mpjpe_is_undecided_when_the_interval_is_wider_than_4_mm(load_study):
     text = "\n".join(mod["headline"](_runs(mod, [150.0, 130.0, 140.0, 135.0, 145.0])))
     pm = _line(text, "P-MPJPE")
     assert pm[8] == "[-9.8, +9.8]" and pm[11] == "**undecided**" and "± 9.8: add seeds" in pm[10]
+    assert "below 0" not in pm[10]
+    # gains −14, −6, −10, −2, −18: mean −10, s = √40, half-width = t · √40 / √5 = 7.85 → [−17.9, −2.1]:
+    # still undecided by the rule, and the report says the whole interval is a harm
+    text = "\n".join(mod["headline"](_runs(mod, [154.0, 146.0, 150.0, 142.0, 158.0])))
+    pm = _line(text, "P-MPJPE")
+    assert pm[8] == "[-17.9, -2.1]" and pm[11] == "**undecided**" and "the whole CI is below 0" in pm[10]
     # a harm judged: every gain −8 ± 1 (narrow, below −5) → no
     text = "\n".join(mod["headline"](_runs(mod, [147.0, 148.0, 149.0, 148.0, 148.0])))
     assert _line(text, "P-MPJPE")[11] == "**no**"
