@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 STAGES = ("mask_only", "two_stage", "pseudo_only")
-PSI_STARTS = ("stage1", "scratch")
+PSI_STARTS = ("stage1", "scratch", "frozen")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +37,9 @@ class RecipeConfig:
     stage1_physique: bool = True      # stage 1 also trains ψ: the exact skeleton mask -> exact body mask
     pseudo_weight: float = 1.0        # stage 2: pseudo-image supervision (authors: 3.0 beside 0.02 masks); was loss.pseudo_weight
     discriminator_weight: float = 0.0  # stage 2: pose discriminator's generator term (UP; loss/discriminator.py); was loss.discriminator_weight
-    stage2_physique: str = "stage1"   # stage 2's ψ starts from stage 1's (calibrated on the pseudo masks: ours)
-                                      # or "scratch" (seeded, untrained: the authors' stage 2)
+    stage2_physique: str = "stage1"   # stage 2's ψ starts from stage 1's (calibrated on the pseudo masks: ours),
+                                      # "scratch" (seeded, untrained: the authors' stage 2) or "frozen"
+                                      # (stage 1's, never trained in stage 2: weights and BatchNorm fixed)
 
     def __post_init__(self):
         if self.stages not in STAGES:
@@ -54,9 +55,9 @@ class RecipeConfig:
                 raise ValueError(f"RecipeConfig.{n} must be >= 0, got {getattr(self, n)}")
         if self.stage2_physique not in PSI_STARTS:
             raise ValueError(f"RecipeConfig.stage2_physique must be one of {PSI_STARTS}, got {self.stage2_physique!r}")
-        if self.stage2_physique == "scratch" and not self.trains_beside_pseudo:
-            raise ValueError(f"recipe.stage2_physique='scratch' needs recipe.stages='two_stage' (it is stage 2's "
-                             f"start), got recipe.stages={self.stages!r}")
+        if self.stage2_physique != "stage1" and not self.trains_beside_pseudo:
+            raise ValueError(f"recipe.stage2_physique={self.stage2_physique!r} needs recipe.stages='two_stage' (it is "
+                             f"stage 2's ψ), got recipe.stages={self.stages!r}")
         if self.discriminator_weight > 0 and not self.trains_beside_pseudo:
             raise ValueError(f"recipe.discriminator_weight > 0 needs recipe.stages='two_stage' (its real poses are "
                              f"stage 2's pseudo batches), got recipe.stages={self.stages!r}")
@@ -75,6 +76,11 @@ class RecipeConfig:
     def fresh_physique(self) -> bool:
         """Does stage 2 start ψ untrained (seeded), leaving stage 1's ψ weights out?"""
         return self.trains_beside_pseudo and self.stage2_physique == "scratch"
+
+    @property
+    def frozen_physique(self) -> bool:
+        """Does stage 2 keep stage 1's ψ fixed (no update, BatchNorm statistics included)?"""
+        return self.trains_beside_pseudo and self.stage2_physique == "frozen"
 
     @property
     def evaluates_only(self) -> bool:

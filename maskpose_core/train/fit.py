@@ -124,7 +124,11 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
     net = build_model(cfg, data, init=init).to(device).set_precision(cfg.train.precision)
     if cfg.train.compile:
         net.compile_backbone()
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    frozen = net.physique if cfg.recipe.frozen_physique and net.physique is not None else None
+    if frozen is not None:                          # stage 1's ψ, fixed: the body model, not a learner
+        frozen.requires_grad_(False)
+    params = net.parameters() if frozen is None else [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     start_epoch, step = 0, 0
     if resume is not None:
         net.load_state_dict(resume["model"])
@@ -142,6 +146,8 @@ def fit(cfg: ExperimentConfig, data: DataBundle, *, hooks: TrainHooks = TrainHoo
             hooks.on_epoch_start(epoch)
         t0, sums, seen, done = time.perf_counter(), {}, 0, 0
         model.train()
+        if frozen is not None:
+            frozen.eval()                           # its BatchNorm statistics stay stage 1's
         aux_batches = [endless_batches(s, cfg.seed, epoch, hooks.wrap_loader) for s in aux_streams]
         for batch in _loader(cfg, data, hooks, epoch):
             if done >= steps:

@@ -1,5 +1,6 @@
 """model.init (a maskpose checkpoint to start from) and model.weights (a backbone file): what
 each loads, how a run's identity follows the file's content, and what each refuses."""
+import dataclasses
 import logging
 import shutil
 
@@ -109,3 +110,22 @@ def test_a_psi_start_outside_stage_2_is_refused_naming_the_field():
         _cfg(**{"recipe.stage2_physique": "scratch"})
     with pytest.raises(ValueError, match="stage2_physique must be one of"):
         _cfg(**{"recipe.stages": "two_stage", "recipe.stage2_physique": "random"})
+
+
+def test_a_frozen_psi_leaves_stage_2_with_stage_1s_psi_bit_for_bit(tiny_data, trained):
+    # recipe.stage2_physique=frozen: stage 2 trains the detector, and ψ (weights and BatchNorm
+    # statistics) ends exactly as stage 1 left it; the default trains ψ on
+    _, state = trained
+    over = {"recipe.stages": "two_stage", "model.init_prior": "none", "loss.physique_warmup": 0.0}
+    data = dataclasses.replace(tiny_data, pseudo=tiny_data.train)
+
+    def after(**extra):
+        reports = []
+        fit(_cfg(**over, **extra), data, init=state, hooks=TrainHooks(report=reports.append))
+        return reports[-1].state["model"]
+    frozen, trained_on = after(**{"recipe.stage2_physique": "frozen"}), after()
+    psi = [k for k in state["model"] if k.startswith("physique.")]
+    det = [k for k in state["model"] if k.startswith("detector.") and state["model"][k].is_floating_point()]
+    assert psi and all(torch.equal(frozen[k], state["model"][k]) for k in psi)
+    assert any(not torch.equal(trained_on[k], state["model"][k]) for k in psi)
+    assert any(not torch.equal(frozen[k], state["model"][k]) for k in det)        # the detector did train
