@@ -3,10 +3,12 @@
 Two kinds, at the quick profile, each trained to its plateau (``reports/convergence.md``: the
 smallest budget whose doubled run gains < 2 % on val MPJPE †), compiled backbone:
 
-* ``stage1-seed<s>`` (s = 0 … 4) — stage 1 of the recipe's row (no template; the labelled
+* ``stage1-seed<s>`` (s = 0 … 5) — stage 1 of the recipe's row (no template; the labelled
   pseudo images replace it), the detector and ψ supervised on the benchmark's pseudo set
   (:data:`PSEUDO_ACTIVITIES`): the starting
-  point of every stage-2 row of seed s (the paired headline needs seeds 0 … 4);
+  point of every stage-2 row of seed s (the paired headline needs seeds 0 … 4; seed 5 because
+  at 5 seeds the masks' P-MPJPE interval was ± 4.1 mm, and the headline's rule judges at ≤ 4
+  (issue 30: add seeds, up to 10));
 * ``reference-seed<s>`` (s = 0 … 2) — the target REFERENCE: the same network on the target's
   3D labels (the recipe's upper reference).
 
@@ -29,7 +31,7 @@ PSEUDO_ACTIVITIES = "dance"
 # Plateau budgets in steps, measured by studies/convergence.py (val, 2 seeds paired). None: not
 # measured yet, so the entry cannot be built (``zoo build`` refuses, naming the study to run).
 PLATEAU_STEPS: dict[str, int | None] = {"stage1": 3840, "reference": 3840}
-SEEDS = {"stage1": tuple(range(5)), "reference": tuple(range(3))}
+SEEDS = {"stage1": tuple(range(6)), "reference": tuple(range(3))}
 
 
 @dataclass(frozen=True)
