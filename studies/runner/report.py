@@ -112,7 +112,9 @@ def _flags(p: Planned) -> tuple[str, str, str]:
         return "–", "–", "–"
     yes = {True: "yes", False: "no"}
     template = p.cfg.model.uses_template or p.cfg.loss.uses_template
-    return yes[p.cfg.model.uses_unpaired_prior], yes[template], yes[p.row.view == "flip"]
+    # UP: the mean-pose init prior, or stage 2's pose discriminator (its real poses: other subjects')
+    unpaired = p.cfg.model.uses_unpaired_prior or p.cfg.recipe.discriminator_weight > 0
+    return yes[unpaired], yes[template], yes[p.row.view == "flip"]
 
 
 def summarise(study: Study, plan: list[Planned], runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
